@@ -1,0 +1,38 @@
+"""amm_opt: profit-optimal multi-good automated market makers with certified bounds.
+
+>>> from amm_opt import Problem, Uniform, solve
+>>> result = solve(Problem.paper_two_goods(), backend="separate")
+>>> round(result.profit, 6)
+0.25
+"""
+
+from __future__ import annotations
+
+from ._solve import solve
+from .distributions import Beta, Distribution, Product, Samples, TruncatedNormal, Uniform
+from .errors import AmmOptError
+from .evaluate import Evaluation, evaluate
+from .menu import Menu
+from .problem import Problem
+from .result import Bounds, Result, Status
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AmmOptError",
+    "Beta",
+    "Bounds",
+    "Distribution",
+    "Evaluation",
+    "Menu",
+    "Problem",
+    "Product",
+    "Result",
+    "Samples",
+    "Status",
+    "TruncatedNormal",
+    "Uniform",
+    "__version__",
+    "evaluate",
+    "solve",
+]

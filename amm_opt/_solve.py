@@ -1,0 +1,89 @@
+"""``solve(problem, backend=...)``: one entry point for every engine."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+from .errors import InaccurateSolutionWarning, OptionError, SolverFailedError
+from .problem import Problem
+from .result import Result, Status
+
+__all__ = ["solve"]
+
+# Slack allowed between a Monte-Carlo lower bound and a certified upper bound before `check`
+# complains: four standard errors (a false alarm has probability < 1e-4), plus round-off.
+_CHECK_SIGMAS = 4.0
+_CHECK_ATOL = 1e-9
+
+
+def solve(problem: Problem, backend: Any = None, *, check: bool = True, **options: Any) -> Result:
+    r"""Design a menu and/or bound the optimal profit of ``problem``.
+
+    .. math::
+
+        \max_{u \in U} \int_V \big[(1-\lambda)\nabla u(v)\cdot(v-c) - u(v)\big] f(v)\,dv
+
+    Parameters
+    ----------
+    problem : Problem
+    backend : str, Solver or None
+        A registered name (case-insensitive; ``amm-opt backends`` lists them), a configured solver
+        instance, or None for the automatic choice (recorded in ``Result.stats['backend_choice']``).
+    check : bool
+        Verify the menu fits the problem and that ``bounds.lower <= bounds.upper`` within the
+        lower bound's error; a violation raises :class:`SolverFailedError`.
+    **options
+        The backend's options (its dataclass fields); unknown names raise :class:`OptionError`.
+
+    Returns
+    -------
+    Result
+        Inaccurate results warn (:class:`InaccurateSolutionWarning`); failed ones raise.
+
+    Examples
+    --------
+    >>> from amm_opt import Problem, Uniform, solve
+    >>> res = solve(Problem(goods=1, values=Uniform(0, 1), belief=0.5), backend="separate")
+    >>> round(res.profit, 9)
+    0.125
+    """
+    from .solvers import make_solver
+
+    if not isinstance(problem, Problem):
+        raise OptionError("must be a Problem", field="problem", value=problem,
+                          allowed="amm_opt.Problem(...)")
+    solver, reason = make_solver(backend, problem, **options)
+    start = time.perf_counter()
+    result = solver.solve(problem)
+    stats = dict(result.stats)
+    stats.setdefault("total_seconds", time.perf_counter() - start)
+    stats["backend_choice"] = {"backend": solver.name, "reason": reason,
+                               "automatic": backend is None}
+    result = Result(menu=result.menu, profit=result.profit, bounds=result.bounds,
+                    status=result.status, backend=result.backend, stats=stats,
+                    evaluation=result.evaluation)
+    if result.status is Status.FAILED or result.status is Status.INFEASIBLE:
+        raise SolverFailedError(result.status.message, field=f"backend {solver.name!r}",
+                                value=stats.get("solver_message", result.status.value),
+                                allowed="see Result.stats; try another lp_solver or backend")
+    if result.status is not Status.OPTIMAL:
+        warnings.warn(f"{solver.name}: {result.status.message}", InaccurateSolutionWarning,
+                      stacklevel=2)
+    if check:
+        _check(problem, result)
+    return result
+
+
+def _check(problem: Problem, result: Result) -> None:
+    if result.menu is not None:
+        result.menu.check_fits(problem)
+    lo, hi = result.bounds.lower, result.bounds.upper
+    if lo is not None and hi is not None:
+        slack = _CHECK_SIGMAS * result.bounds.lower_stderr + _CHECK_ATOL * (1 + abs(hi))
+        if lo > hi + slack:
+            raise SolverFailedError(
+                "the evaluated profit exceeds the certified upper bound: one of them is wrong",
+                field=f"backend {result.backend!r}", value={"lower": lo, "upper": hi},
+                allowed="lower <= upper; please report this with the problem")

@@ -1,0 +1,430 @@
+r"""Exact, quadrature, quasi-Monte-Carlo and sample-mean profit of a menu (the lower bound).
+
+The expected profit of a menu on a problem is
+
+.. math::
+
+    \Pi = \int_V \big(p_{k^*(v)} - x_{k^*(v)} \cdot c'(v)\big) f(v)\, dv
+        = \sum_k \int_{R_k} (p_k - x_k \cdot c'(v)) f(v)\, dv,
+
+where :math:`R_k = \{v \in V : v \cdot x_k - p_k \ge v \cdot x_j - p_j \;\forall j\}` is the convex
+polytope of types choosing item ``k``. For ``goods <= 3`` the polytopes are computed exactly (as the
+facets of the epigraph of :math:`u` over the box, by Qhull's half-space intersection) and
+triangulated. With a uniform density and the linear update the profit on a simplex is
+``vol * (p - x . c'(centroid))``: exact. Otherwise a collapsed Gauss rule of high order integrates
+on each simplex, and the difference to a lower-order rule is reported as the error estimate.
+More goods use scrambled Sobol points with independent replications (a confidence interval);
+``Samples`` use the plain sample mean.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+from scipy.spatial import Delaunay, HalfspaceIntersection, QhullError
+from scipy.stats import qmc
+
+from .distributions import Product, Samples
+from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
+from .menu import Menu
+from .problem import Problem
+
+__all__ = ["Evaluation", "Region", "evaluate", "menu_regions"]
+
+FloatArray = NDArray[np.float64]
+
+_METHODS = ("auto", "exact", "quadrature", "qmc", "sample-mean")
+_MAX_POLYTOPE_GOODS = 3
+# A region whose volume is below this fraction of the box is numerically a boundary piece.
+_VOLUME_RTOL = 1e-13
+# Regions must tile the box; a mismatch above this relative level means Qhull merged or lost
+# facets (near-duplicate items), and we fall back to QMC rather than report a wrong number.
+_TILING_RTOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Expected profit of a menu and how it was computed.
+
+    Attributes
+    ----------
+    profit : float
+        Expected market-maker profit.
+    stderr : float
+        0 for ``exact``; the quadrature error estimate for ``quadrature``; the standard error for
+        ``qmc`` and ``sample-mean``.
+    method : str
+        ``exact``, ``quadrature``, ``qmc`` or ``sample-mean``.
+    item_probability : array of shape (K,)
+        Probability that each item is chosen.
+    item_profit : array of shape (K,)
+        Contribution of each item to ``profit`` (sums to ``profit``).
+    confidence_interval : (float, float)
+        95% interval for Monte-Carlo methods; ``(profit - stderr, profit + stderr)`` otherwise.
+    details : dict
+        Method-specific numbers (points, replications, quadrature orders, ...).
+    """
+
+    profit: float
+    stderr: float
+    method: str
+    item_probability: FloatArray
+    item_profit: FloatArray
+    confidence_interval: tuple[float, float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_exact(self) -> bool:
+        return self.method == "exact"
+
+
+@dataclass(frozen=True)
+class Region:
+    """The convex polytope of types choosing one item.
+
+    Attributes
+    ----------
+    item : int
+        Menu index.
+    vertices : array of shape (r, goods)
+        Vertices of the polytope in value space.
+    """
+
+    item: int
+    vertices: FloatArray
+
+
+# ---------------------------------------------------------------------------------------------
+# Polytope decomposition
+# ---------------------------------------------------------------------------------------------
+def _unique_items(menu: Menu) -> NDArray[np.intp]:
+    """Indices of the first occurrence of each distinct (allocation, price) item."""
+    key = np.column_stack([np.asarray(menu.allocations), np.asarray(menu.prices)])
+    _, first = np.unique(key, axis=0, return_index=True)
+    return np.sort(first)
+
+
+def menu_regions(problem: Problem, menu: Menu) -> list[Region]:
+    """Exact choice regions of ``menu`` on ``problem``'s value box (``goods <= 3``).
+
+    Regions of zero volume are dropped; duplicated items keep their first occurrence.
+    Raises :class:`UnsupportedProblemError` for more goods.
+    """
+    n = problem.goods
+    if n > _MAX_POLYTOPE_GOODS:
+        raise UnsupportedProblemError("exact choice regions need goods <= 3", field="goods",
+                                      value=n, allowed="method='qmc' for more goods")
+    low, high = problem.value_low, problem.value_high
+    width = high - low
+    keep = _unique_items(menu)
+    x = np.asarray(menu.allocations)[keep]
+    p = np.asarray(menu.prices)[keep]
+    # Work on the unit box s in [0,1]^n (v = low + width * s) so that Qhull sees O(1) numbers.
+    slope = x * width                      # utility of item k at s: s . slope_k + offset_k
+    offset = x @ low - p
+    scale = 1.0 + np.abs(slope).sum(axis=1).max() + np.abs(offset).max()
+    top = float((np.maximum(slope, 0).sum(axis=1) + offset).max()) + scale
+    center_u = float((0.5 * slope.sum(axis=1) + offset).max())
+    interior = np.append(np.full(n, 0.5), 0.5 * (center_u + top))
+    eye = np.eye(n)
+    halfspaces = np.vstack([
+        np.column_stack([slope, -np.ones(len(p)), offset]),             # u_k(s) - t <= 0
+        np.column_stack([eye, np.zeros(n), -np.ones(n)]),               # s_i - 1 <= 0
+        np.column_stack([-eye, np.zeros(n), np.zeros(n)]),              # -s_i <= 0
+        np.append(np.zeros(n), [1.0, -top])[None, :],                   # t - top <= 0
+    ])
+    try:
+        hs = HalfspaceIntersection(halfspaces, interior)
+    except QhullError:
+        # Degenerate input (e.g. only coplanar items): joggling is harmless for membership.
+        hs = HalfspaceIntersection(halfspaces, interior, qhull_options="QJ")
+    points = hs.intersections
+    members: list[list[int]] = [[] for _ in range(len(p))]
+    for vertex, facet in enumerate(hs.dual_facets):
+        for h in facet:
+            if h < len(p):
+                members[h].append(vertex)
+    regions: list[Region] = []
+    for k, verts in enumerate(members):
+        if len(verts) < n + 1:
+            continue
+        s_pts = points[verts, :n]
+        s_pts = np.clip(s_pts, 0.0, 1.0)
+        centred = s_pts - s_pts.mean(axis=0)
+        if np.linalg.svd(centred, compute_uv=False)[-1] <= 1e-11:
+            continue  # lower-dimensional piece: a boundary between regions
+        regions.append(Region(item=int(keep[k]), vertices=low + width * s_pts))
+    return regions
+
+
+def _simplices(problem: Problem, regions: list[Region]) -> tuple[FloatArray, NDArray[np.intp]]:
+    """Triangulate every region: simplices (S, n+1, n) in value space and their item labels."""
+    n = problem.goods
+    simplices, labels = [], []
+    for region in regions:
+        pts = region.vertices
+        if n == 1:
+            simp = np.array([[[pts.min()], [pts.max()]]])
+        else:
+            try:
+                tri = Delaunay(pts)
+            except QhullError:
+                continue  # flat after all: measure zero
+            simp = pts[tri.simplices]
+        simplices.append(simp)
+        labels.append(np.full(len(simp), region.item, dtype=np.intp))
+    if not simplices:
+        return np.empty((0, n + 1, n)), np.empty(0, dtype=np.intp)
+    return np.concatenate(simplices), np.concatenate(labels)
+
+
+def _simplex_volumes(simp: FloatArray) -> FloatArray:
+    edges = simp[:, 1:, :] - simp[:, :1, :]
+    n = simp.shape[2]
+    return np.abs(np.linalg.det(edges)) / math.factorial(n)
+
+
+def _collapsed_gauss(n: int, order: int) -> tuple[FloatArray, FloatArray]:
+    """Nodes (Q, n) in barycentric-edge coordinates and weights (Q,) on the unit n-simplex.
+
+    Duffy's collapse of the cube onto the simplex with Gauss–Jacobi rules in the collapsed
+    directions (so the Jacobian is absorbed exactly); weights sum to 1/n!.
+    """
+    rules = []
+    for j in range(n):
+        # Direction j carries the Jacobian factor (1 - xi_j)^(n - 1 - j).
+        alpha = n - 1 - j
+        nodes, weights = _gauss_jacobi01(order, alpha)
+        rules.append((nodes, weights))
+    grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
+    wgrids = np.meshgrid(*[r[1] for r in rules], indexing="ij")
+    xi = np.column_stack([g.ravel() for g in grids])
+    w = np.prod(np.column_stack([g.ravel() for g in wgrids]), axis=1)
+    lam = np.empty_like(xi)
+    remaining = np.ones(len(xi))
+    for j in range(n):
+        lam[:, j] = xi[:, j] * remaining
+        remaining = remaining * (1.0 - xi[:, j])
+    return lam, w
+
+
+def _gauss_jacobi01(order: int, alpha: int) -> tuple[FloatArray, FloatArray]:
+    """Gauss rule for the weight (1 - t)^alpha on [0, 1]."""
+    if alpha == 0:
+        t, w = np.polynomial.legendre.leggauss(order)
+        return 0.5 * (t + 1.0), 0.5 * w
+    from scipy.special import roots_jacobi
+
+    t, w = roots_jacobi(order, alpha, 0.0)  # weight (1-t)^alpha on [-1, 1]
+    return 0.5 * (t + 1.0), w / 2.0 ** (alpha + 1)
+
+
+def _integrate_simplices(problem: Problem, menu: Menu, simp: FloatArray,
+                         labels: NDArray[np.intp], order: int) -> tuple[FloatArray, FloatArray]:
+    """Per-item probability and profit by a Gauss rule of the given order on every simplex."""
+    n = problem.goods
+    lam, w = _collapsed_gauss(n, order)
+    vol_factor = _simplex_volumes(simp) * math.factorial(n)          # |det|
+    edges = simp[:, 1:, :] - simp[:, :1, :]                           # (S, n, n)
+    dist = problem.distribution
+    assert isinstance(dist, Product)
+    x = np.asarray(menu.allocations)
+    p = np.asarray(menu.prices)
+    prob = np.zeros(menu.size)
+    profit = np.zeros(menu.size)
+    chunk = max(1, (1 << 20) // len(w))
+    for s in range(0, len(simp), chunk):
+        sl = slice(s, s + chunk)
+        pts = simp[sl, :1, :] + np.einsum("qj,sjn->sqn", lam, edges[sl])   # (S, Q, n)
+        flat = pts.reshape(-1, n)
+        dens = dist.pdf(flat).reshape(pts.shape[:2])
+        item = labels[sl]
+        post = problem.posterior(flat).reshape(pts.shape)
+        gain = p[item][:, None] - np.einsum("sqn,sn->sq", post, x[item])
+        weight = dens * w[None, :] * vol_factor[sl, None]
+        np.add.at(prob, item, weight.sum(axis=1))
+        np.add.at(profit, item, (weight * gain).sum(axis=1))
+    return prob, profit
+
+
+def _polytope_evaluation(problem: Problem, menu: Menu, method: str,
+                         order: int) -> Evaluation | None:
+    regions = menu_regions(problem, menu)
+    simp, labels = _simplices(problem, regions)
+    box_volume = float(np.prod(problem.value_high - problem.value_low))
+    volumes = _simplex_volumes(simp)
+    tiled = volumes.sum()
+    if abs(tiled - box_volume) > _TILING_RTOL * box_volume:
+        return None
+    keep = volumes > _VOLUME_RTOL * box_volume
+    simp, labels, volumes = simp[keep], labels[keep], volumes[keep]
+    details: dict[str, Any] = {"regions": len(regions), "simplices": len(simp),
+                               "tiling_error": float(abs(tiled - box_volume) / box_volume)}
+    x = np.asarray(menu.allocations)
+    p = np.asarray(menu.prices)
+    if method == "exact":
+        # Uniform density and linear posterior: the integrand is affine on each simplex, so
+        # volume times its value at the centroid is exact.
+        centroid = simp.mean(axis=1)
+        mass = volumes / box_volume
+        gain = p[labels] - np.einsum("sn,sn->s", problem.posterior(centroid), x[labels])
+        prob = np.bincount(labels, weights=mass, minlength=menu.size)
+        profit = np.bincount(labels, weights=mass * gain, minlength=menu.size)
+        total = float(profit.sum())
+        return Evaluation(total, 0.0, "exact", prob, profit, (total, total), details)
+    prob_hi, profit_hi = _integrate_simplices(problem, menu, simp, labels, order)
+    _, profit_lo = _integrate_simplices(problem, menu, simp, labels, max(2, order // 2))
+    total = float(profit_hi.sum())
+    err = float(abs(total - profit_lo.sum()))
+    details.update(order=order, check_order=max(2, order // 2),
+                   probability_total=float(prob_hi.sum()))
+    return Evaluation(total, err, "quadrature", prob_hi, profit_hi, (total - err, total + err),
+                      details)
+
+
+# ---------------------------------------------------------------------------------------------
+# Monte-Carlo style methods
+# ---------------------------------------------------------------------------------------------
+def _outcomes(problem: Problem, menu: Menu, v: FloatArray) -> tuple[NDArray[np.intp], FloatArray]:
+    choice = menu.choose(v, problem)
+    x = np.asarray(menu.allocations)[choice]
+    gain = np.asarray(menu.prices)[choice] - np.einsum("mn,mn->m", problem.posterior(v), x)
+    return choice, gain
+
+
+def _sample_mean(problem: Problem, menu: Menu) -> Evaluation:
+    dist = problem.distribution
+    assert isinstance(dist, Samples)
+    v = np.asarray(dist.values)
+    choice, gain = _outcomes(problem, menu, v)
+    m = len(v)
+    profit = float(gain.mean())
+    stderr = float(gain.std(ddof=1) / math.sqrt(m)) if m > 1 else math.inf
+    prob = np.bincount(choice, minlength=menu.size) / m
+    item_profit = np.bincount(choice, weights=gain, minlength=menu.size) / m
+    half = 1.96 * stderr
+    return Evaluation(profit, stderr, "sample-mean", prob, item_profit,
+                      (profit - half, profit + half), {"samples": m})
+
+
+def _qmc(problem: Problem, menu: Menu, points: int, replications: int, seed: int) -> Evaluation:
+    dist = problem.distribution
+    assert isinstance(dist, Product)
+    m_log2 = max(1, math.ceil(math.log2(points)))
+    n_pts = 1 << m_log2
+    seeds = np.random.SeedSequence(seed).spawn(replications)
+    estimates = np.empty(replications)
+    prob = np.zeros(menu.size)
+    item_profit = np.zeros(menu.size)
+    for r, ss in enumerate(seeds):
+        u = qmc.Sobol(problem.goods, scramble=True, seed=np.random.default_rng(ss)).random_base2(
+            m_log2)
+        v = dist.ppf(u)
+        choice, gain = _outcomes(problem, menu, v)
+        estimates[r] = gain.mean()
+        prob += np.bincount(choice, minlength=menu.size)
+        item_profit += np.bincount(choice, weights=gain, minlength=menu.size)
+    total_pts = n_pts * replications
+    profit = float(estimates.mean())
+    stderr = float(estimates.std(ddof=1) / math.sqrt(replications))
+    half = float(stats.t.ppf(0.975, replications - 1)) * stderr
+    return Evaluation(profit, stderr, "qmc", prob / total_pts, item_profit / total_pts,
+                      (profit - half, profit + half),
+                      {"points_per_replication": n_pts, "replications": replications,
+                       "seed": seed})
+
+
+# ---------------------------------------------------------------------------------------------
+def _resolve_method(problem: Problem, method: str) -> str:
+    if method not in _METHODS:
+        raise OptionError("unknown evaluation method", field="method", value=method,
+                          allowed=", ".join(_METHODS))
+    if not problem.has_density:
+        if method not in ("auto", "sample-mean"):
+            raise UnsupportedProblemError(
+                f"method {method!r} needs a density but the values are samples", field="method",
+                value=method, allowed="'sample-mean' (or 'auto')")
+        return "sample-mean"
+    if method == "sample-mean":
+        raise UnsupportedProblemError("needs Samples values", field="method", value=method,
+                                      allowed="'exact', 'quadrature', 'qmc' or 'auto'")
+    exact_ok = problem.distribution.is_uniform and problem.linear_update
+    if method == "auto":
+        if problem.goods > _MAX_POLYTOPE_GOODS:
+            return "qmc"
+        return "exact" if exact_ok else "quadrature"
+    if method in ("exact", "quadrature") and problem.goods > _MAX_POLYTOPE_GOODS:
+        raise UnsupportedProblemError(f"method {method!r} needs goods <= 3", field="method",
+                                      value=method, allowed="'qmc' for more goods")
+    if method == "exact" and not exact_ok:
+        raise UnsupportedProblemError(
+            "closed-form integration needs uniform values and the linear update",
+            field="method", value=method, allowed="'quadrature' (error estimate reported)")
+    return method
+
+
+def evaluate(problem: Problem, menu: Menu, *, method: str = "auto", quadrature_order: int = 10,
+             qmc_points: int = 1 << 15, qmc_replications: int = 8, seed: int = 0) -> Evaluation:
+    r"""Expected market-maker profit of ``menu`` on ``problem``.
+
+    .. math::
+
+        \Pi = \mathbb{E}_v\big[p_{k^*(v)} - x_{k^*(v)} \cdot c'(v)\big]
+
+    Parameters
+    ----------
+    problem : Problem
+    menu : Menu
+        Allocations must lie in the problem's allocation box.
+    method : {'auto', 'exact', 'quadrature', 'qmc', 'sample-mean'}
+        ``auto``: ``exact`` for uniform values with the linear update and ``goods <= 3``;
+        ``quadrature`` for other densities with ``goods <= 3``; ``qmc`` beyond; ``sample-mean``
+        for ``Samples``.
+    quadrature_order : int
+        Gauss points per direction on each simplex (error estimated against half the order).
+    qmc_points, qmc_replications : int
+        Sobol points per replication (rounded up to a power of 2) and independent scramblings.
+    seed : int
+        Seed of the QMC scramblings.
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> from amm_opt import Problem, Uniform, Menu, evaluate
+    >>> prob = Problem(goods=1, values=Uniform(0, 1), belief=0.5)
+    >>> ev = evaluate(prob, Menu([[1.0], [-1.0]], [0.75, -0.25]))
+    >>> round(ev.profit, 12), ev.method
+    (0.125, 'exact')
+    """
+    if not isinstance(problem, Problem):
+        raise OptionError("must be a Problem", field="problem", value=problem,
+                          allowed="amm_opt.Problem(...)")
+    if not isinstance(menu, Menu):
+        raise OptionError("must be a Menu", field="menu", value=menu,
+                          allowed="amm_opt.Menu(allocations, prices)")
+    for name, val, lo in (("quadrature_order", quadrature_order, 2), ("qmc_points", qmc_points, 2),
+                          ("qmc_replications", qmc_replications, 2)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
+            raise OptionError("must be an integer", field=name, value=val,
+                              allowed=f"an integer >= {lo}")
+    menu.check_fits(problem)
+    chosen = _resolve_method(problem, method)
+    if chosen == "sample-mean":
+        return _sample_mean(problem, menu)
+    if chosen in ("exact", "quadrature"):
+        result = _polytope_evaluation(problem, menu, chosen, int(quadrature_order))
+        if result is not None:
+            return result
+        warnings.warn("the exact choice regions did not tile the value box (near-duplicate "
+                      "items?); falling back to quasi-Monte Carlo with a confidence interval",
+                      AmmOptWarning, stacklevel=2)
+    return _qmc(problem, menu, int(qmc_points), int(qmc_replications), int(seed))

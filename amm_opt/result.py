@@ -1,0 +1,152 @@
+"""What ``solve`` returns: the menu, its evaluated profit, certified bounds and solver status."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .evaluate import Evaluation
+    from .menu import Menu
+
+__all__ = ["Bounds", "Result", "Status", "status_from_table"]
+
+
+class Status(enum.Enum):
+    """Outcome of a solver run. ``ok`` says whether its numbers can be used as reported."""
+
+    OPTIMAL = "optimal"
+    INACCURATE = "inaccurate"
+    ITERATION_LIMIT = "iteration_limit"
+    TIME_LIMIT = "time_limit"
+    INFEASIBLE = "infeasible"
+    FAILED = "failed"
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+    @property
+    def ok(self) -> bool:
+        return self is Status.OPTIMAL
+
+    @property
+    def usable(self) -> bool:
+        """Whether the result carries valid (if possibly loose) bounds."""
+        return self in (Status.OPTIMAL, Status.INACCURATE, Status.ITERATION_LIMIT,
+                        Status.TIME_LIMIT)
+
+
+_MESSAGES = {
+    Status.OPTIMAL: "the backend solved its optimisation problem to its tolerance",
+    Status.INACCURATE: "the solver stopped with reduced accuracy; certified bounds remain valid",
+    Status.ITERATION_LIMIT: "the iteration limit was reached; bounds hold but may be loose",
+    Status.TIME_LIMIT: "the time limit was reached; bounds hold but may be loose",
+    Status.INFEASIBLE: "the solver reported the problem infeasible (this indicates a bug)",
+    Status.FAILED: "the solver failed; no bound from it can be trusted",
+}
+
+
+def status_from_table(raw: Any, table: dict[Any, Status]) -> Status:
+    """Map a solver's raw status through ``table``; anything not listed is ``FAILED``."""
+    return table.get(raw, Status.FAILED)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A bracket on the optimal expected profit.
+
+    Attributes
+    ----------
+    lower : float or None
+        Profit of a feasible menu (exact, quadrature or Monte-Carlo evaluation).
+    upper : float or None
+        A certified upper bound on the optimum, or None if no upper-bound engine ran.
+    lower_method, upper_method : str
+        How each number was obtained.
+    lower_stderr : float
+        Standard error (Monte-Carlo) or error estimate (quadrature) of ``lower``; 0 when exact.
+    """
+
+    lower: float | None = None
+    upper: float | None = None
+    lower_method: str = ""
+    upper_method: str = ""
+    lower_stderr: float = 0.0
+
+    @property
+    def gap(self) -> float | None:
+        """``upper - lower`` (None unless both exist)."""
+        if self.lower is None or self.upper is None:
+            return None
+        return self.upper - self.lower
+
+    @property
+    def relative_gap(self) -> float | None:
+        """``(upper - lower) / |lower|`` (None unless both exist; inf if lower is 0)."""
+        gap = self.gap
+        if gap is None or self.lower is None:
+            return None
+        return gap / abs(self.lower) if self.lower != 0 else math.inf
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lower": self.lower, "upper": self.upper, "lower_method": self.lower_method,
+                "upper_method": self.upper_method, "lower_stderr": self.lower_stderr}
+
+    def describe(self) -> str:
+        lo = "—" if self.lower is None else f"{self.lower:.8g}"
+        hi = "—" if self.upper is None else f"{self.upper:.8g}"
+        text = f"lower {lo} ({self.lower_method or 'none'})"
+        if self.lower_stderr:
+            text += f" ± {self.lower_stderr:.2g}"
+        text += f"; upper {hi} ({self.upper_method or 'no upper-bound engine run'})"
+        rel = self.relative_gap
+        if rel is not None:
+            text += f"; relative gap {rel:.3g}"
+        return text
+
+
+@dataclass(frozen=True)
+class Result:
+    """Outcome of :func:`amm_opt.solve`.
+
+    Attributes
+    ----------
+    menu : Menu or None
+        The menu found (None for bound-only engines).
+    profit : float or None
+        Evaluated expected profit of ``menu`` (equals ``bounds.lower``).
+    bounds : Bounds
+        Certified bracket on the optimal profit and how it was obtained.
+    status : Status
+        Solver status; see :class:`Status`.
+    backend : str
+        Name of the backend that produced this result.
+    stats : dict
+        Timings (seconds), settings and backend-specific diagnostics.
+    evaluation : Evaluation or None
+        Full evaluation of ``menu`` (per-item probabilities and profits).
+    """
+
+    menu: Menu | None
+    profit: float | None
+    bounds: Bounds
+    status: Status
+    backend: str
+    stats: dict[str, Any] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
+
+    def summary(self) -> str:
+        """Multi-line human summary: backend, status, menu table and bounds."""
+        lines = [f"backend: {self.backend}   status: {self.status.value} ({self.status.message})"]
+        if self.menu is not None:
+            ev = self.evaluation
+            lines.append(self.menu.table(
+                probability=None if ev is None else ev.item_probability,
+                profit=None if ev is None else ev.item_profit))
+        if self.profit is not None:
+            lines.append(f"expected profit: {self.profit:.8g}")
+        lines.append("bounds: " + self.bounds.describe())
+        return "\n".join(lines)

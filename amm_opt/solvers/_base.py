@@ -1,0 +1,111 @@
+"""The solver base class every backend derives from.
+
+A backend is a frozen dataclass whose fields are its options. It declares the Python modules it
+needs (checked with ``importlib.util.find_spec``, so nothing heavy is imported to list backends),
+the extra that installs them, and what it provides (a menu, an upper bound, or both).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import time
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from ..errors import BackendUnavailableError, OptionError, UnsupportedProblemError
+from ..evaluate import evaluate
+from ..menu import Menu
+from ..problem import Problem
+from ..result import Bounds, Result, Status
+
+__all__ = ["Solver", "menu_result"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Solver(ABC):
+    """Base class of backends. Subclasses are frozen dataclasses; their fields are the options."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str | None] = None
+    provides_menu: ClassVar[bool] = True
+    provides_upper: ClassVar[bool] = False
+    needs_density: ClassVar[bool] = False
+
+    # ------------------------------------------------------------------ availability
+    @classmethod
+    def missing_modules(cls) -> list[str]:
+        return [m for m in cls.requires if importlib.util.find_spec(m) is None]
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """``(usable, why)``; subclasses with licences (MOSEK) refine this."""
+        missing = cls.missing_modules()
+        if missing:
+            hint = f"pip install 'amm-opt[{cls.extra}]'" if cls.extra else "pip install " + \
+                " ".join(missing)
+            return False, f"missing {', '.join(missing)}: {hint}"
+        return True, "installed"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        return cls.availability()[0]
+
+    @classmethod
+    def require_available(cls) -> None:
+        usable, why = cls.availability()
+        if not usable:
+            raise BackendUnavailableError("is not usable here", field=f"backend {cls.name!r}",
+                                          value=why, allowed=why)
+
+    # ------------------------------------------------------------------ options
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls) if f.init]
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Solver:
+        """Instantiate with ``options``; unknown names raise :class:`OptionError` listing valid ones."""
+        valid = cls.option_names()
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise OptionError("unknown option(s)", field=f"backend {cls.name!r}", value=unknown,
+                              allowed=", ".join(valid) if valid else "no options")
+        return cls(**options)
+
+    def settings(self) -> dict[str, Any]:
+        """The option values, JSON-friendly."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            val = getattr(self, f.name)
+            out[f.name] = val if isinstance(val, (int, float, str, bool, type(None))) else repr(val)
+        return out
+
+    # ------------------------------------------------------------------ solving
+    def check_problem(self, problem: Problem) -> None:
+        """Raise :class:`UnsupportedProblemError` if this backend cannot handle ``problem``."""
+        if self.needs_density and not problem.has_density:
+            raise UnsupportedProblemError(
+                "needs a distribution with a density, but the problem has only samples",
+                field=f"backend {self.name!r}", value=problem.values,
+                allowed="backend='rochetnet' or 'separate' for sample-only problems")
+
+    @abstractmethod
+    def solve(self, problem: Problem) -> Result:
+        """Run the backend on ``problem``."""
+
+
+def menu_result(problem: Problem, menu: Menu, backend: str, status: Status,
+                stats: dict[str, Any], *, upper: float | None = None,
+                upper_method: str = "", evaluate_options: dict[str, Any] | None = None) -> Result:
+    """Evaluate ``menu`` (the certified lower bound) and package a :class:`Result`."""
+    start = time.perf_counter()
+    ev = evaluate(problem, menu, **(evaluate_options or {}))
+    stats = dict(stats)
+    stats["evaluate_seconds"] = time.perf_counter() - start
+    bounds = Bounds(lower=ev.profit, upper=upper, lower_method=ev.method,
+                    upper_method=upper_method, lower_stderr=ev.stderr)
+    return Result(menu=menu, profit=ev.profit, bounds=bounds, status=status, backend=backend,
+                  stats=stats, evaluation=ev)

@@ -1,0 +1,216 @@
+r"""Selling each good on its own: the optimal bid–ask per good, combined into a product menu.
+
+For good ``i`` with marginal density :math:`f_i` (CDF :math:`F_i`), belief :math:`c_i` and the
+linear update, one unit sold at ask :math:`a` and bought at bid :math:`b` earn
+
+.. math::
+
+    \pi^{ask}(a) = \int_a^{b_i} (a - (1-\lambda)c_i - \lambda t) f_i(t)\,dt, \qquad
+    \pi^{bid}(b) = \int_{a_i}^{b} ((1-\lambda)c_i + \lambda t - b) f_i(t)\,dt,
+
+with first-order conditions :math:`(1-\lambda)(a - c_i) f_i(a) = 1 - F_i(a)` and
+:math:`(1-\lambda)(c_i - b) f_i(b) = F_i(b)` (reference R1). We maximise each globally (grid
+search, then a root of the first-order condition inside the best grid bracket) so that densities
+that are not regular still get the best price. Trades are the allocation-box extremes
+:math:`h_i e_i` and :math:`l_i e_i`; because utilities and profits are additive across goods, the
+product menu (every combination of per-good choices, prices added) earns the sum of the per-good
+profits. This is the baseline the paper compares bundling against.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize
+
+from ..distributions import Product, Samples
+from ..errors import OptionError, UnsupportedProblemError
+from ..menu import Menu
+from ..problem import Problem
+from ..result import Result, Status
+from ._base import Solver, menu_result
+
+__all__ = ["Separate"]
+
+FloatArray = NDArray[np.float64]
+_MAX_ITEMS = 200_000
+
+
+def _interval_moments(marginal: Any, grid: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """∫ f and ∫ t f over each grid interval (Gauss–Legendre, 16 points per interval)."""
+    t, w = np.polynomial.legendre.leggauss(16)
+    mid = 0.5 * (grid[1:] + grid[:-1])
+    half = 0.5 * (grid[1:] - grid[:-1])
+    pts = mid[:, None] + half[:, None] * t[None, :]
+    dens = marginal.pdf1(pts.ravel()).reshape(pts.shape)
+    mass = (dens * w).sum(axis=1) * half
+    first = (dens * pts * w).sum(axis=1) * half
+    return mass, first
+
+
+def _best_price(objective: Any, derivative: Any, grid: FloatArray, values: FloatArray
+                ) -> float:
+    """Global maximiser on a grid, refined by a root of the derivative in the best bracket."""
+    j = int(np.argmax(values))
+    lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
+    best, best_val = grid[j], values[j]
+    if lo < hi and derivative(lo) > 0 > derivative(hi):
+        root = optimize.brentq(derivative, lo, hi, xtol=1e-14, rtol=1e-15, maxiter=200)
+        if objective(root) >= best_val:
+            best = root
+    return float(best)
+
+
+@dataclass(frozen=True)
+class _GoodPrices:
+    ask: float | None
+    bid: float | None
+    ask_profit: float
+    bid_profit: float
+
+
+def _density_prices(marginal: Any, c: float, lam: float, grid_points: int) -> _GoodPrices:
+    low, high = marginal.lower, marginal.upper
+    kappa = 1.0 - lam
+
+    def partial(a: float, b: float) -> tuple[float, float]:
+        g = np.linspace(a, b, 9)
+        mass, first = _interval_moments(marginal, g)
+        return float(mass.sum()), float(first.sum())
+
+    def ask_profit(a: float) -> float:
+        mass, first = partial(a, high)
+        return (a - kappa * c) * mass - lam * first
+
+    def bid_profit(b: float) -> float:
+        mass, first = partial(low, b)
+        return (kappa * c - b) * mass + lam * first
+
+    def ask_derivative(a: float) -> float:
+        return float(1.0 - marginal.cdf1(a) - kappa * (a - c) * marginal.pdf1(a))
+
+    def bid_derivative(b: float) -> float:
+        return float(kappa * (c - b) * marginal.pdf1(b) - marginal.cdf1(b))
+
+    ask = bid = None
+    ask_val = bid_val = 0.0
+    if c < high:
+        grid = np.linspace(c, high, grid_points)
+        mass, first = _interval_moments(marginal, grid)
+        tail_mass = np.append(np.cumsum(mass[::-1])[::-1], 0.0)
+        tail_first = np.append(np.cumsum(first[::-1])[::-1], 0.0)
+        values = (grid - kappa * c) * tail_mass - lam * tail_first
+        ask = _best_price(ask_profit, ask_derivative, grid, values)
+        ask_val = ask_profit(ask)
+    if c > low:
+        grid = np.linspace(low, c, grid_points)
+        mass, first = _interval_moments(marginal, grid)
+        head_mass = np.insert(np.cumsum(mass), 0, 0.0)
+        head_first = np.insert(np.cumsum(first), 0, 0.0)
+        values = (kappa * c - grid) * head_mass + lam * head_first
+        bid = _best_price(bid_profit, bid_derivative, grid, values)
+        bid_val = bid_profit(bid)
+    return _GoodPrices(ask, bid, ask_val, bid_val)
+
+
+def _sample_prices(values: FloatArray, c: float, lam: float) -> _GoodPrices:
+    """Empirical optimum: prices at sample points (ties trade, in the market maker's favour)."""
+    m = len(values)
+    kappa = 1.0 - lam
+    t = np.sort(values)
+    # Ask at t_j: buyers are t >= t_j (suffix sums).
+    count_ge = m - np.searchsorted(t, t, side="left")
+    sum_ge = np.append(np.cumsum(t[::-1])[::-1], 0.0)[np.searchsorted(t, t, side="left")]
+    ask_vals = (count_ge * (t - kappa * c) - lam * sum_ge) / m
+    ask_vals = np.where(t >= c, ask_vals, -np.inf)
+    # Bid at t_j: sellers are t <= t_j (prefix sums).
+    count_le = np.searchsorted(t, t, side="right")
+    sum_le = np.insert(np.cumsum(t), 0, 0.0)[count_le]
+    bid_vals = (count_le * (kappa * c - t) + lam * sum_le) / m
+    bid_vals = np.where(t <= c, bid_vals, -np.inf)
+    ask = bid = None
+    ask_val = bid_val = 0.0
+    if np.isfinite(ask_vals).any() and ask_vals.max() > 0:
+        j = int(np.argmax(ask_vals))
+        ask, ask_val = float(t[j]), float(ask_vals[j])
+    if np.isfinite(bid_vals).any() and bid_vals.max() > 0:
+        j = int(np.argmax(bid_vals))
+        bid, bid_val = float(t[j]), float(bid_vals[j])
+    return _GoodPrices(ask, bid, ask_val, bid_val)
+
+
+@dataclass(frozen=True)
+class Separate(Solver):
+    """Optimal bid–ask per good, sold separately (product menu of ``3**goods`` items at most).
+
+    Parameters
+    ----------
+    grid_points : int
+        Points of the global price search per side and good before the first-order refinement.
+    """
+
+    grid_points: int = 2049
+
+    name: ClassVar[str] = "separate"
+    description: ClassVar[str] = "optimal bid-ask per good, sold separately (baseline)"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) or \
+                self.grid_points < 3:
+            raise OptionError("must be an integer >= 3", field="grid_points",
+                              value=self.grid_points, allowed="e.g. 2049")
+
+    def check_problem(self, problem: Problem) -> None:
+        super().check_problem(problem)
+        if not problem.linear_update:
+            raise UnsupportedProblemError(
+                "selling separately needs the linear update (a custom rule couples the goods)",
+                field="update", value=problem.update,
+                allowed="update=None, or backend='rochetnet' for custom rules")
+        options = 3 ** problem.goods
+        if options > _MAX_ITEMS:
+            raise UnsupportedProblemError(
+                f"the product menu would have {options} items", field="goods",
+                value=problem.goods, allowed="goods <= 11 for the separate baseline")
+
+    def solve(self, problem: Problem) -> Result:
+        start = time.perf_counter()
+        dist = problem.distribution
+        lam = problem.adverse_selection
+        per_good: list[_GoodPrices] = []
+        for i in range(problem.goods):
+            c = float(problem.belief[i])  # type: ignore[index]
+            if isinstance(dist, Samples):
+                per_good.append(_sample_prices(np.asarray(dist.values)[:, i], c, lam))
+            else:
+                assert isinstance(dist, Product)
+                per_good.append(_density_prices(dist.marginals[i], c, lam, self.grid_points))
+        options: list[list[tuple[float, float]]] = []
+        for i, g in enumerate(per_good):
+            lo, hi = float(problem.allocation_low[i]), float(problem.allocation_high[i])
+            opts = [(0.0, 0.0)]
+            if g.ask is not None and hi > 0 and g.ask_profit > 0:
+                opts.append((hi, hi * g.ask))
+            if g.bid is not None and lo < 0 and g.bid_profit > 0:
+                opts.append((lo, lo * g.bid))
+            options.append(opts)
+        combos = list(itertools.product(*options))
+        alloc = np.array([[o[0] for o in combo] for combo in combos], dtype=np.float64)
+        prices = np.array([sum(o[1] for o in combo) for combo in combos], dtype=np.float64)
+        menu = Menu(alloc, prices)
+        stats: dict[str, Any] = {
+            "solve_seconds": time.perf_counter() - start,
+            "settings": self.settings(),
+            "asks": [g.ask for g in per_good],
+            "bids": [g.bid for g in per_good],
+            "per_good_profit": [
+                g.ask_profit * float(problem.allocation_high[i]) * (g.ask is not None)
+                - g.bid_profit * float(problem.allocation_low[i]) * (g.bid is not None)
+                for i, g in enumerate(per_good)],
+        }
+        return menu_result(problem, menu, self.name, Status.OPTIMAL, stats)
