@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
-from scipy.spatial import Delaunay, HalfspaceIntersection, QhullError
 from scipy.stats import qmc
 
+from ._polytope import Region, box_regions, integrate_simplices, simplex_volumes, triangulate
 from .distributions import Product, Samples
 from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
 from .menu import Menu
@@ -84,32 +84,6 @@ class Evaluation:
         return self.method == "exact"
 
 
-@dataclass(frozen=True)
-class Region:
-    """The convex polytope of types choosing one item.
-
-    Attributes
-    ----------
-    item : int
-        Menu index.
-    vertices : array of shape (r, goods)
-        Vertices of the polytope in value space.
-    """
-
-    item: int
-    vertices: FloatArray
-
-
-# ---------------------------------------------------------------------------------------------
-# Polytope decomposition
-# ---------------------------------------------------------------------------------------------
-def _unique_items(menu: Menu) -> NDArray[np.intp]:
-    """Indices of the first occurrence of each distinct (allocation, price) item."""
-    key = np.column_stack([np.asarray(menu.allocations), np.asarray(menu.prices)])
-    _, first = np.unique(key, axis=0, return_index=True)
-    return np.sort(first)
-
-
 def menu_regions(problem: Problem, menu: Menu) -> list[Region]:
     """Exact choice regions of ``menu`` on ``problem``'s value box (``goods <= 3``).
 
@@ -120,145 +94,39 @@ def menu_regions(problem: Problem, menu: Menu) -> list[Region]:
     if n > _MAX_POLYTOPE_GOODS:
         raise UnsupportedProblemError("exact choice regions need goods <= 3", field="goods",
                                       value=n, allowed="method='qmc' for more goods")
-    low, high = problem.value_low, problem.value_high
-    width = high - low
-    keep = _unique_items(menu)
-    x = np.asarray(menu.allocations)[keep]
-    p = np.asarray(menu.prices)[keep]
-    # Work on the unit box s in [0,1]^n (v = low + width * s) so that Qhull sees O(1) numbers.
-    slope = x * width                      # utility of item k at s: s . slope_k + offset_k
-    offset = x @ low - p
-    scale = 1.0 + np.abs(slope).sum(axis=1).max() + np.abs(offset).max()
-    top = float((np.maximum(slope, 0).sum(axis=1) + offset).max()) + scale
-    center_u = float((0.5 * slope.sum(axis=1) + offset).max())
-    interior = np.append(np.full(n, 0.5), 0.5 * (center_u + top))
-    eye = np.eye(n)
-    halfspaces = np.vstack([
-        np.column_stack([slope, -np.ones(len(p)), offset]),             # u_k(s) - t <= 0
-        np.column_stack([eye, np.zeros(n), -np.ones(n)]),               # s_i - 1 <= 0
-        np.column_stack([-eye, np.zeros(n), np.zeros(n)]),              # -s_i <= 0
-        np.append(np.zeros(n), [1.0, -top])[None, :],                   # t - top <= 0
-    ])
-    try:
-        hs = HalfspaceIntersection(halfspaces, interior)
-    except QhullError:
-        # Degenerate input (e.g. only coplanar items): joggling is harmless for membership.
-        hs = HalfspaceIntersection(halfspaces, interior, qhull_options="QJ")
-    points = hs.intersections
-    members: list[list[int]] = [[] for _ in range(len(p))]
-    for vertex, facet in enumerate(hs.dual_facets):
-        for h in facet:
-            if h < len(p):
-                members[h].append(vertex)
-    regions: list[Region] = []
-    for k, verts in enumerate(members):
-        if len(verts) < n + 1:
-            continue
-        s_pts = points[verts, :n]
-        s_pts = np.clip(s_pts, 0.0, 1.0)
-        centred = s_pts - s_pts.mean(axis=0)
-        if np.linalg.svd(centred, compute_uv=False)[-1] <= 1e-11:
-            continue  # lower-dimensional piece: a boundary between regions
-        regions.append(Region(item=int(keep[k]), vertices=low + width * s_pts))
-    return regions
+    return box_regions(np.asarray(menu.allocations), np.asarray(menu.prices),
+                       problem.value_low, problem.value_high)
 
 
-def _simplices(problem: Problem, regions: list[Region]) -> tuple[FloatArray, NDArray[np.intp]]:
-    """Triangulate every region: simplices (S, n+1, n) in value space and their item labels."""
-    n = problem.goods
-    simplices, labels = [], []
-    for region in regions:
-        pts = region.vertices
-        if n == 1:
-            simp = np.array([[[pts.min()], [pts.max()]]])
-        else:
-            try:
-                tri = Delaunay(pts)
-            except QhullError:
-                continue  # flat after all: measure zero
-            simp = pts[tri.simplices]
-        simplices.append(simp)
-        labels.append(np.full(len(simp), region.item, dtype=np.intp))
-    if not simplices:
-        return np.empty((0, n + 1, n)), np.empty(0, dtype=np.intp)
-    return np.concatenate(simplices), np.concatenate(labels)
-
-
-def _simplex_volumes(simp: FloatArray) -> FloatArray:
-    edges = simp[:, 1:, :] - simp[:, :1, :]
-    n = simp.shape[2]
-    return np.abs(np.linalg.det(edges)) / math.factorial(n)
-
-
-def _collapsed_gauss(n: int, order: int) -> tuple[FloatArray, FloatArray]:
-    """Nodes (Q, n) in barycentric-edge coordinates and weights (Q,) on the unit n-simplex.
-
-    Duffy's collapse of the cube onto the simplex with Gauss–Jacobi rules in the collapsed
-    directions (so the Jacobian is absorbed exactly); weights sum to 1/n!.
-    """
-    rules = []
-    for j in range(n):
-        # Direction j carries the Jacobian factor (1 - xi_j)^(n - 1 - j).
-        alpha = n - 1 - j
-        nodes, weights = _gauss_jacobi01(order, alpha)
-        rules.append((nodes, weights))
-    grids = np.meshgrid(*[r[0] for r in rules], indexing="ij")
-    wgrids = np.meshgrid(*[r[1] for r in rules], indexing="ij")
-    xi = np.column_stack([g.ravel() for g in grids])
-    w = np.prod(np.column_stack([g.ravel() for g in wgrids]), axis=1)
-    lam = np.empty_like(xi)
-    remaining = np.ones(len(xi))
-    for j in range(n):
-        lam[:, j] = xi[:, j] * remaining
-        remaining = remaining * (1.0 - xi[:, j])
-    return lam, w
-
-
-def _gauss_jacobi01(order: int, alpha: int) -> tuple[FloatArray, FloatArray]:
-    """Gauss rule for the weight (1 - t)^alpha on [0, 1]."""
-    if alpha == 0:
-        t, w = np.polynomial.legendre.leggauss(order)
-        return 0.5 * (t + 1.0), 0.5 * w
-    from scipy.special import roots_jacobi
-
-    t, w = roots_jacobi(order, alpha, 0.0)  # weight (1-t)^alpha on [-1, 1]
-    return 0.5 * (t + 1.0), w / 2.0 ** (alpha + 1)
-
-
-def _integrate_simplices(problem: Problem, menu: Menu, simp: FloatArray,
-                         labels: NDArray[np.intp], order: int) -> tuple[FloatArray, FloatArray]:
+def _integrate_items(problem: Problem, menu: Menu, simp: FloatArray, labels: NDArray[np.intp],
+                     order: int) -> tuple[FloatArray, FloatArray]:
     """Per-item probability and profit by a Gauss rule of the given order on every simplex."""
-    n = problem.goods
-    lam, w = _collapsed_gauss(n, order)
-    vol_factor = _simplex_volumes(simp) * math.factorial(n)          # |det|
-    edges = simp[:, 1:, :] - simp[:, :1, :]                           # (S, n, n)
     dist = problem.distribution
     assert isinstance(dist, Product)
     x = np.asarray(menu.allocations)
     p = np.asarray(menu.prices)
-    prob = np.zeros(menu.size)
-    profit = np.zeros(menu.size)
-    chunk = max(1, (1 << 20) // len(w))
-    for s in range(0, len(simp), chunk):
-        sl = slice(s, s + chunk)
-        pts = simp[sl, :1, :] + np.einsum("qj,sjn->sqn", lam, edges[sl])   # (S, Q, n)
+    n = problem.goods
+
+    def integrand(pts: FloatArray, rows: slice) -> FloatArray:
         flat = pts.reshape(-1, n)
         dens = dist.pdf(flat).reshape(pts.shape[:2])
-        item = labels[sl]
+        item = labels[rows]
         post = problem.posterior(flat).reshape(pts.shape)
         gain = p[item][:, None] - np.einsum("sqn,sn->sq", post, x[item])
-        weight = dens * w[None, :] * vol_factor[sl, None]
-        np.add.at(prob, item, weight.sum(axis=1))
-        np.add.at(profit, item, (weight * gain).sum(axis=1))
+        return np.stack([dens, dens * gain], axis=-1)
+
+    per_simplex = integrate_simplices(simp, integrand, order, n_out=2)
+    prob = np.bincount(labels, weights=per_simplex[:, 0], minlength=menu.size)
+    profit = np.bincount(labels, weights=per_simplex[:, 1], minlength=menu.size)
     return prob, profit
 
 
 def _polytope_evaluation(problem: Problem, menu: Menu, method: str,
                          order: int) -> Evaluation | None:
     regions = menu_regions(problem, menu)
-    simp, labels = _simplices(problem, regions)
+    simp, labels = triangulate(regions, problem.goods)
     box_volume = float(np.prod(problem.value_high - problem.value_low))
-    volumes = _simplex_volumes(simp)
+    volumes = simplex_volumes(simp)
     tiled = volumes.sum()
     if abs(tiled - box_volume) > _TILING_RTOL * box_volume:
         return None
@@ -278,8 +146,8 @@ def _polytope_evaluation(problem: Problem, menu: Menu, method: str,
         profit = np.bincount(labels, weights=mass * gain, minlength=menu.size)
         total = float(profit.sum())
         return Evaluation(total, 0.0, "exact", prob, profit, (total, total), details)
-    prob_hi, profit_hi = _integrate_simplices(problem, menu, simp, labels, order)
-    _, profit_lo = _integrate_simplices(problem, menu, simp, labels, max(2, order // 2))
+    prob_hi, profit_hi = _integrate_items(problem, menu, simp, labels, order)
+    _, profit_lo = _integrate_items(problem, menu, simp, labels, max(2, order // 2))
     total = float(profit_hi.sum())
     err = float(abs(total - profit_lo.sum()))
     details.update(order=order, check_order=max(2, order // 2),

@@ -261,6 +261,6 @@ class Problem:
 
     @classmethod
     def paper_two_goods(cls, adverse_selection: float = 0.0) -> Problem:
-        """The paper's instance: two goods, values U[0,1]^2, belief (1/2, 1/2), trades in [-1,1]^2."""
+        """The paper's instance: two goods, U[0,1]^2 values, belief (1/2, 1/2), trades [-1,1]^2."""
         return cls(goods=2, values=Uniform(0.0, 1.0), belief=0.5,
                    adverse_selection=adverse_selection)

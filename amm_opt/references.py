@@ -25,8 +25,15 @@ from .errors import ProblemError
 from .menu import Menu
 from .problem import Problem
 
-__all__ = ["Reference", "r1_bid_ask", "r1_profit", "r2_profit", "r2_two_goods",
-           "r2_separate_profit", "r3_monopolist"]
+__all__ = [
+    "Reference",
+    "r1_bid_ask",
+    "r1_profit",
+    "r2_profit",
+    "r2_separate_profit",
+    "r2_two_goods",
+    "r3_monopolist",
+]
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ def r1_bid_ask(low: float = 0.0, high: float = 1.0, belief: float = 0.5,
 
 
 def r2_profit(adverse_selection: float = 0.0) -> float:
-    r"""R2 optimum :math:`(1-\lambda)^2(12 + 2\sqrt2 - (9 + 2\sqrt2)\lambda) / (6(3-2\lambda)^2)`."""
+    r"""R2 optimum :math:`(1-\lambda)^2(12+2\sqrt2-(9+2\sqrt2)\lambda)/(6(3-2\lambda)^2)`."""
     lam = _check_lambda(adverse_selection)
     r2 = math.sqrt(2.0)
     return (1 - lam) ** 2 * (12 + 2 * r2 - (9 + 2 * r2) * lam) / (6 * (3 - 2 * lam) ** 2)

@@ -67,7 +67,7 @@ class Solver(ABC):
 
     @classmethod
     def from_options(cls, **options: Any) -> Solver:
-        """Instantiate with ``options``; unknown names raise :class:`OptionError` listing valid ones."""
+        """Instantiate; unknown option names raise :class:`OptionError` listing the valid ones."""
         valid = cls.option_names()
         unknown = sorted(set(options) - set(valid))
         if unknown:
