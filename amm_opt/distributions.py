@@ -177,6 +177,10 @@ class _ScalarFamily(Distribution):
     def is_uniform(self) -> bool:
         return False
 
+    def stationary_points1(self) -> list[float]:
+        """Interior points where the density's derivative changes sign (none by default)."""
+        return []
+
 
 @dataclass(frozen=True, eq=False)
 class Uniform(_ScalarFamily):
@@ -290,6 +294,12 @@ class Beta(_ScalarFamily):
         right = np.where(self.b == 1, 0.0, right)
         return norm * (left - right)
 
+    def stationary_points1(self) -> list[float]:
+        if self.a > 1 and self.b > 1:
+            mode = (self.a - 1) / (self.a + self.b - 2)
+            return [self.lower + mode * (self.upper - self.lower)]
+        return []
+
     def cdf1(self, t: FloatArray) -> FloatArray:
         return stats.beta.cdf(np.clip(self._s(t), 0, 1), self.a, self.b)
 
@@ -340,6 +350,10 @@ class TruncatedNormal(_ScalarFamily):
         inside = (t >= self.lower) & (t <= self.upper)
         dens = self._frozen().pdf(np.clip(t, self.lower, self.upper))
         return np.where(inside, -dens * (t - m) / s**2, 0.0)
+
+    def stationary_points1(self) -> list[float]:
+        m = float(np.asarray(self.mean))
+        return [m] if self.lower < m < self.upper else []
 
     def cdf1(self, t: FloatArray) -> FloatArray:
         return self._frozen().cdf(np.asarray(t, dtype=np.float64))

@@ -1,0 +1,416 @@
+r"""The signed measure of MATH §2 and its conservative discretisation on grids (MATH §3).
+
+For the linear update (:math:`\kappa = 1 - \lambda`) and a density :math:`f` on the box
+:math:`V = \prod_i [a_i, b_i]`, every feasible utility :math:`u` earns
+
+.. math::
+
+    \Pi(u) = \int_V u \, d\mu, \qquad
+    d\mu = -\big[f + \kappa\,(n f + (v - c)\cdot\nabla f)\big]\,dv
+           + \kappa f\,(b_i - c_i)\,dS_{\{v_i = b_i\}} + \kappa f\,(c_i - a_i)\,dS_{\{v_i = a_i\}}
+           + \delta_c .
+
+:func:`discretize` splits :math:`\mu` cell by cell into non-negative parts
+:math:`\mu = \nu^+ - \nu^- + \delta_c` and places them conservatively: :math:`\nu^+` on the cell's
+vertices with multilinear interpolation weights (convexity gives
+:math:`\int_{cell} u\,d\nu^+ \le \sum_k w_k u(\text{vertex}_k)`), :math:`\nu^-` at its barycentre
+(Jensen gives :math:`\int_{cell} u\,d\nu^- \ge \nu^-(cell)\,u(\text{barycentre})`). Hence
+:math:`\int u\,d\mu \le \sum_k w_k u(\text{vertex}_k) - \sum_{cells} \nu^-(cell)\,u(\text{bary}) +
+u(c)` for every convex :math:`u`: the basis of the certified upper bounds (grid LP, transport).
+
+The split uses the product form of :math:`f`: with :math:`g_i(t) = (t - c_i) f_i'(t)`,
+
+.. math::
+
+    \nu^+ = \kappa \sum_i g_i^-(v_i) \prod_{l \ne i} f_l(v_l) + \text{faces}, \qquad
+    \nu^- = (1 + \kappa n) f + \kappa \sum_i g_i^+(v_i) \prod_{l \ne i} f_l(v_l),
+
+both non-negative (any such split is valid, this one need not be the minimal Jordan split), and
+every cell integral factorises into one-dimensional integrals. Those are computed by
+Gauss–Legendre rules on sub-intervals cut at :math:`c_i` and at the density's stationary points,
+where the integrands are smooth: exact for uniform and polynomial densities (Beta with integer
+parameters), with the estimated error reported in ``quadrature_error`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from itertools import product as iter_product
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._polytope import box_regions, integrate_simplices, triangulate
+from .distributions import Product
+from .errors import OptionError, UnsupportedProblemError
+from .menu import Menu
+from .problem import Problem
+
+__all__ = ["GridMeasure", "SignedMeasure", "discretize", "grid_axes", "signed_measure"]
+
+FloatArray = NDArray[np.float64]
+
+_GAUSS_ORDER = 20        # per smooth sub-interval: exact for polynomial densities of degree < 38
+_CHECK_ORDER = 10        # lower order used only to estimate the quadrature error
+
+
+def _require_density(problem: Problem, what: str) -> Product:
+    if not problem.has_density:
+        raise UnsupportedProblemError(f"{what} needs a density, but the values are samples",
+                                      field="values", value=problem.values,
+                                      allowed="Uniform, Beta, TruncatedNormal or Product")
+    if not problem.linear_update:
+        raise UnsupportedProblemError(
+            f"{what} is derived for the linear update (1 - lambda) c + lambda v",
+            field="update", value=problem.update,
+            allowed="update=None with adverse_selection, or backend='rochetnet'")
+    dist = problem.distribution
+    assert isinstance(dist, Product)
+    return dist
+
+
+# ---------------------------------------------------------------------------------------------
+# The continuous measure
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignedMeasure:
+    r"""The signed measure :math:`\mu` of MATH §2 for one problem (density, linear update)."""
+
+    problem: Problem
+
+    @property
+    def _dist(self) -> Product:
+        return _require_density(self.problem, "the signed measure")
+
+    def interior_density(self, v: ArrayLike) -> FloatArray:
+        r""":math:`-[f + \kappa(n f + (v - c)\cdot\nabla f)]` at points of shape (m, n)."""
+        dist = self._dist
+        v = np.asarray(v, dtype=np.float64)
+        kappa, n = self.problem.kappa, self.problem.goods
+        f = dist.pdf(v)
+        grad = dist.grad_pdf(v)
+        return -(f + kappa * (n * f + np.einsum("mn,mn->m", v - self.problem.belief, grad)))
+
+    def face_density(self, axis: int, upper: bool, v: ArrayLike) -> FloatArray:
+        r"""Surface density :math:`\kappa f (b_i - c_i)` (upper face) or :math:`\kappa f (c_i - a_i)`."""
+        dist = self._dist
+        v = np.asarray(v, dtype=np.float64)
+        c = float(self.problem.belief[axis])  # type: ignore[index]
+        edge = self.problem.value_high[axis] - c if upper else c - self.problem.value_low[axis]
+        return self.problem.kappa * dist.pdf(v) * edge
+
+    def integrate_menu(self, menu: Menu, order: int = 12) -> float:
+        r""":math:`\int u\,d\mu` (atom included) for the menu's utility :math:`u`.
+
+        Integration by parts gives :math:`\int u\,d\mu = \Pi(u) + u(c)` for every menu, so for
+        menus with :math:`u(c) = 0` it is the expected profit.
+        On each choice region :math:`u` is affine, so a Gauss rule on a triangulation of the
+        region is exact for uniform values and spectrally accurate for smooth densities. This is
+        independent of :func:`amm_opt.evaluate` (it integrates :math:`u`, not the profit) and is
+        what the measure-identity tests compare against.
+        """
+        problem = self.problem
+        x = np.asarray(menu.allocations)
+        p = np.asarray(menu.prices)
+        n = problem.goods
+        low, high = problem.value_low, problem.value_high
+        total = float(menu.utility(np.asarray(problem.belief)[None, :])[0])  # the atom at c
+
+        simp, labels = triangulate(box_regions(x, p, low, high), n)
+
+        def interior(pts: FloatArray, rows: slice) -> FloatArray:
+            flat = pts.reshape(-1, n)
+            k = labels[rows]
+            util = np.einsum("sqn,sn->sq", pts, x[k]) - p[k][:, None]
+            return util * self.interior_density(flat).reshape(pts.shape[:2])
+
+        total += float(integrate_simplices(simp, interior, order).sum())
+        for axis, upper in iter_product(range(n), (False, True)):
+            level = high[axis] if upper else low[axis]
+            total += self._face_integral(menu, axis, upper, level, order)
+        return total
+
+    def _face_integral(self, menu: Menu, axis: int, upper: bool, level: float,
+                       order: int) -> float:
+        problem = self.problem
+        n = problem.goods
+        x = np.asarray(menu.allocations)
+        p = np.asarray(menu.prices)
+        if n == 1:
+            point = np.array([[level]])
+            return float(menu.utility(point)[0] * self.face_density(axis, upper, point)[0])
+        others = [i for i in range(n) if i != axis]
+        # u restricted to the face is the menu with v_axis fixed: prices absorb level * x_axis.
+        x_face = x[:, others]
+        p_face = p - level * x[:, axis]
+        simp, labels = triangulate(
+            box_regions(x_face, p_face, problem.value_low[others], problem.value_high[others]),
+            n - 1)
+
+        def integrand(pts: FloatArray, rows: slice) -> FloatArray:
+            k = labels[rows]
+            util = np.einsum("sqn,sn->sq", pts, x_face[k]) - p_face[k][:, None]
+            full = np.insert(pts.reshape(-1, n - 1), axis, level, axis=1)
+            dens = self.face_density(axis, upper, full).reshape(pts.shape[:2])
+            return util * dens
+
+        return float(integrate_simplices(simp, integrand, order).sum())
+
+
+def signed_measure(problem: Problem) -> SignedMeasure:
+    """The signed measure of ``problem`` (raises for sample-only values or custom updates)."""
+    _require_density(problem, "the signed measure")
+    return SignedMeasure(problem)
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids and the conservative discretisation
+# ---------------------------------------------------------------------------------------------
+def grid_axes(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
+              ) -> tuple[FloatArray, ...]:
+    """Breakpoints per good from ``grid``: cells per axis (int or one int per good), or explicit
+    strictly increasing breakpoint arrays from ``value_low[i]`` to ``value_high[i]``."""
+    n = problem.goods
+    low, high = problem.value_low, problem.value_high
+    allowed = ("an int >= 1 (cells per axis), one int per good, or per-good increasing "
+               "breakpoint arrays spanning the value box")
+    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+        grid = [int(grid)] * n
+    if not isinstance(grid, Sequence) or len(grid) != n:
+        raise OptionError("does not describe one axis per good", field="grid", value=grid,
+                          allowed=allowed)
+    axes = []
+    for i, g in enumerate(grid):
+        if isinstance(g, (int, np.integer)) and not isinstance(g, bool):
+            if g < 1:
+                raise OptionError("needs at least one cell", field=f"grid[{i}]", value=g,
+                                  allowed=allowed)
+            axes.append(np.linspace(low[i], high[i], int(g) + 1))
+            continue
+        try:
+            arr = np.asarray(g, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise OptionError("is not numeric", field=f"grid[{i}]", value=g,
+                              allowed=allowed) from None
+        if (arr.ndim != 1 or arr.size < 2 or not np.all(np.isfinite(arr))
+                or np.any(np.diff(arr) <= 0)
+                or not np.isclose(arr[0], low[i]) or not np.isclose(arr[-1], high[i])):
+            raise OptionError("must be strictly increasing from the box's low to its high end",
+                              field=f"grid[{i}]", value=g, allowed=allowed)
+        arr = arr.copy()
+        arr[0], arr[-1] = low[i], high[i]
+        axes.append(arr)
+    return tuple(axes)
+
+
+@dataclass(frozen=True)
+class _AxisIntegrals:
+    """One-dimensional cell integrals along one axis (arrays over the axis's intervals)."""
+
+    hat_f: FloatArray        # (N, 2): int hat_e f
+    f_total: FloatArray      # (N,):   int f
+    t_f: FloatArray          # (N,):   int t f
+    hat_gneg: FloatArray     # (N, 2): int hat_e g^-
+    gpos_total: FloatArray   # (N,):   int g^+
+    t_gpos: FloatArray       # (N,):   int t g^+
+    error: float             # estimated quadrature error (sum over all integrals)
+
+
+def _axis_integrals(marginal: Any, c: float, breaks: FloatArray) -> _AxisIntegrals:
+    cuts = [t for t in [c, *marginal.stationary_points1()] if breaks[0] < t < breaks[-1]]
+    fine = np.unique(np.concatenate([breaks, np.asarray(cuts, dtype=np.float64)]))
+    parent = np.searchsorted(breaks, fine[:-1], side="right") - 1     # interval of each piece
+
+    def pieces(order: int) -> FloatArray:
+        nodes, weights = np.polynomial.legendre.leggauss(order)
+        mid = 0.5 * (fine[1:] + fine[:-1])
+        half = 0.5 * (fine[1:] - fine[:-1])
+        t = mid[:, None] + half[:, None] * nodes[None, :]
+        w = half[:, None] * weights[None, :]
+        lo, hi = breaks[parent][:, None], breaks[parent + 1][:, None]
+        hat1 = (t - lo) / (hi - lo)
+        hat0 = 1.0 - hat1
+        f = marginal.pdf1(t.ravel()).reshape(t.shape)
+        g = (t - c) * marginal.dpdf1(t.ravel()).reshape(t.shape)
+        gpos, gneg = np.maximum(g, 0.0), np.maximum(-g, 0.0)
+        rows = [hat0 * f, hat1 * f, t * f, hat0 * gneg, hat1 * gneg, gpos, t * gpos]
+        per_piece = np.stack([(r * w).sum(axis=1) for r in rows], axis=1)    # (pieces, 7)
+        out = np.zeros((len(breaks) - 1, per_piece.shape[1]))
+        np.add.at(out, parent, per_piece)
+        return out
+
+    hi_order = pieces(_GAUSS_ORDER)
+    lo_order = pieces(_CHECK_ORDER)
+    return _AxisIntegrals(
+        hat_f=hi_order[:, 0:2], f_total=hi_order[:, 0] + hi_order[:, 1], t_f=hi_order[:, 2],
+        hat_gneg=hi_order[:, 3:5], gpos_total=hi_order[:, 5], t_gpos=hi_order[:, 6],
+        error=float(np.abs(hi_order - lo_order).sum()))
+
+
+def _outer(factors: Sequence[FloatArray]) -> FloatArray:
+    return reduce(np.multiply.outer, factors)
+
+
+@dataclass(frozen=True)
+class GridMeasure:
+    r"""The measure :math:`\mu` placed conservatively on a tensor grid.
+
+    Attributes
+    ----------
+    axes : tuple of arrays, axis ``i`` of shape (N_i + 1,)
+        Grid breakpoints per good.
+    vertex_mass : array of shape (N_1 + 1, ..., N_n + 1)
+        :math:`\nu^+` interpolated to the grid vertices (non-negative).
+    cell_mass : array of shape (N_1, ..., N_n)
+        :math:`\nu^-` of each cell (non-negative).
+    cell_barycenter : array of shape (N_1, ..., N_n, n)
+        Barycentre of :math:`\nu^-` in each cell (the cell centre where the cell has none).
+    belief : array of shape (n,)
+        Location of the atom :math:`+1\cdot\delta_c`.
+    atom_mass : float
+        1 for a probability density.
+    quadrature_error : float
+        Estimated absolute error of all cell integrals together (round-off level when exact).
+    """
+
+    axes: tuple[FloatArray, ...]
+    vertex_mass: FloatArray
+    cell_mass: FloatArray
+    cell_barycenter: FloatArray
+    belief: FloatArray
+    atom_mass: float
+    quadrature_error: float
+
+    @property
+    def goods(self) -> int:
+        return len(self.axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Cells per axis."""
+        return tuple(len(a) - 1 for a in self.axes)
+
+    def vertices(self) -> FloatArray:
+        """Grid vertices in C order (matching ``vertex_mass.ravel()``), shape (V, n)."""
+        mesh = np.meshgrid(*self.axes, indexing="ij")
+        return np.column_stack([m.ravel() for m in mesh])
+
+    def cell_centers(self) -> FloatArray:
+        """Cell centres in C order (matching ``cell_mass.ravel()``), shape (C, n)."""
+        mids = [0.5 * (a[1:] + a[:-1]) for a in self.axes]
+        mesh = np.meshgrid(*mids, indexing="ij")
+        return np.column_stack([m.ravel() for m in mesh])
+
+    @property
+    def positive_total(self) -> float:
+        """Total of :math:`\\nu^+` plus the atom."""
+        return float(self.vertex_mass.sum() + self.atom_mass)
+
+    @property
+    def negative_total(self) -> float:
+        return float(self.cell_mass.sum())
+
+    def point_masses(self) -> tuple[FloatArray, FloatArray, NDArray[np.int8]]:
+        """All masses as points: ``(points (N, n), signed masses (N,), kind (N,))``.
+
+        ``kind`` is 0 for grid vertices (mass >= 0), 1 for barycentres (mass <= 0) and 2 for the
+        atom at the belief (mass +1). Zero masses are dropped.
+        """
+        vm = self.vertex_mass.ravel()
+        cm = self.cell_mass.ravel()
+        keep_v = vm > 0
+        keep_c = cm > 0
+        points = np.vstack([self.vertices()[keep_v],
+                            self.cell_barycenter.reshape(-1, self.goods)[keep_c],
+                            self.belief[None, :]])
+        masses = np.concatenate([vm[keep_v], -cm[keep_c], [self.atom_mass]])
+        kind = np.concatenate([np.zeros(keep_v.sum(), np.int8), np.ones(keep_c.sum(), np.int8),
+                               np.array([2], np.int8)])
+        return points, masses, kind
+
+    def bound_for(self, u_vertex: FloatArray, u_bary: FloatArray, u_belief: float) -> float:
+        r"""Upper bound :math:`\sum w u(\text{vertex}) - \sum \nu^-(cell) u(\text{bary}) + u(c)`
+        on :math:`\int u\,d\mu` for a convex ``u`` given by its values (grid-shaped arrays)."""
+        return float((self.vertex_mass * u_vertex).sum() - (self.cell_mass * u_bary).sum()
+                     + self.atom_mass * u_belief)
+
+
+def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]) -> GridMeasure:
+    r"""Conservative placement of :math:`\mu` on a tensor grid (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        Values with a density; linear update.
+    grid : int, sequence of int, or sequence of arrays
+        Cells per axis, or explicit breakpoints per good (non-uniform grids allowed).
+
+    Returns
+    -------
+    GridMeasure
+
+    Examples
+    --------
+    >>> from amm_opt import Problem
+    >>> from amm_opt.measure import discretize
+    >>> gm = discretize(Problem.paper_two_goods(), 4)
+    >>> round(gm.vertex_mass.sum(), 12), round(gm.cell_mass.sum(), 12)   # faces 4 x 1/2; 1 + 2
+    (2.0, 3.0)
+    """
+    dist = _require_density(problem, "the grid discretisation")
+    axes = grid_axes(problem, grid)
+    n, kappa = problem.goods, problem.kappa
+    c = np.asarray(problem.belief)
+    low, high = problem.value_low, problem.value_high
+    ax = [_axis_integrals(m, float(c[i]), axes[i]) for i, m in enumerate(dist.marginals)]
+
+    # nu^+ per (cell, vertex) in interleaved shape (N_1, 2, ..., N_n, 2).
+    weights = np.zeros(tuple(s for a in ax for s in a.hat_f.shape))
+    for i in range(n):
+        face = np.zeros_like(ax[i].hat_f)
+        face[-1, 1] += kappa * (high[i] - c[i]) * float(dist.marginals[i].pdf1(high[i]))
+        face[0, 0] += kappa * (c[i] - low[i]) * float(dist.marginals[i].pdf1(low[i]))
+        factors = [a.hat_f for a in ax]
+        factors[i] = kappa * ax[i].hat_gneg + face
+        weights += _outer(factors)
+    vertex_mass = np.zeros(tuple(len(a) for a in axes))
+    cells = tuple(len(a) - 1 for a in axes)
+    for corner in iter_product((0, 1), repeat=n):
+        index = tuple(slice(None) if j % 2 == 0 else corner[j // 2] for j in range(2 * n))
+        target = tuple(slice(e, e + cells[i]) for i, e in enumerate(corner))
+        vertex_mass[target] += weights[index]
+
+    # nu^- mass and first moments per cell.
+    f_tot = [a.f_total for a in ax]
+    cell_mass = (1.0 + kappa * n) * _outer(f_tot)
+    moments = [(1.0 + kappa * n) * _outer([a.t_f if d == i else a.f_total
+                                           for i, a in enumerate(ax)]) for d in range(n)]
+    for i in range(n):
+        factors = list(f_tot)
+        factors[i] = ax[i].gpos_total
+        cell_mass = cell_mass + kappa * _outer(factors)
+        for d in range(n):
+            mom = list(f_tot)
+            if d == i:
+                mom[i] = ax[i].t_gpos
+            else:
+                mom[i] = ax[i].gpos_total
+                mom[d] = ax[d].t_f
+            moments[d] = moments[d] + kappa * _outer(mom)
+    centers = np.stack(np.meshgrid(*[0.5 * (a[1:] + a[:-1]) for a in axes], indexing="ij"),
+                       axis=-1)
+    positive = cell_mass > 0
+    bary = np.where(positive[..., None],
+                    np.stack(moments, axis=-1) / np.where(positive, cell_mass, 1.0)[..., None],
+                    centers)
+    # Round-off can push a barycentre a hair outside its cell; clip it back (it must lie inside).
+    lo_edges = np.stack(np.meshgrid(*[a[:-1] for a in axes], indexing="ij"), axis=-1)
+    hi_edges = np.stack(np.meshgrid(*[a[1:] for a in axes], indexing="ij"), axis=-1)
+    bary = np.clip(bary, lo_edges, hi_edges)
+    error = sum(a.error for a in ax) * max(1.0, float(np.max([a.f_total.sum() for a in ax])))
+    return GridMeasure(axes=axes, vertex_mass=vertex_mass, cell_mass=cell_mass,
+                       cell_barycenter=bary, belief=c.copy(), atom_mass=1.0,
+                       quadrature_error=float(error))
