@@ -95,7 +95,7 @@ class SignedMeasure:
         return -(f + kappa * (n * f + np.einsum("mn,mn->m", v - self.problem.belief, grad)))
 
     def face_density(self, axis: int, upper: bool, v: ArrayLike) -> FloatArray:
-        r"""Surface density :math:`\kappa f (b_i - c_i)` (upper face) or :math:`\kappa f (c_i - a_i)`."""
+        r"""Face density: :math:`\kappa f (b_i - c_i)` (upper), :math:`\kappa f (c_i - a_i)`."""
         dist = self._dist
         v = np.asarray(v, dtype=np.float64)
         c = float(self.problem.belief[axis])  # type: ignore[index]
