@@ -357,7 +357,7 @@ def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
     >>> from amm_opt import Problem
     >>> from amm_opt.measure import discretize
     >>> gm = discretize(Problem.paper_two_goods(), 4)
-    >>> round(gm.vertex_mass.sum(), 12), round(gm.cell_mass.sum(), 12)   # faces 4 x 1/2; 1 + 2
+    >>> round(float(gm.vertex_mass.sum()), 12), round(float(gm.cell_mass.sum()), 12)  # 4 faces, 1+2
     (2.0, 3.0)
     """
     dist = _require_density(problem, "the grid discretisation")
