@@ -22,7 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if "gpu" in item.keywords:
                 item.add_marker(skip_gpu)
     if importlib.util.find_spec("mosek") is None:
-        skip_mosek = pytest.mark.skip(reason="MOSEK is not installed (pip install 'amm-opt[mosek]')")
+        skip_mosek = pytest.mark.skip(reason="MOSEK is not installed: pip install 'amm-opt[mosek]'")
         for item in items:
             if "mosek" in item.keywords:
                 item.add_marker(skip_mosek)
