@@ -181,6 +181,11 @@ class _ScalarFamily(Distribution):
         """Interior points where the density's derivative changes sign (none by default)."""
         return []
 
+    @property
+    def has_bounded_derivative(self) -> bool:
+        """Whether f' is bounded on the box (the signed measure of MATH §2 needs it)."""
+        return True
+
 
 @dataclass(frozen=True, eq=False)
 class Uniform(_ScalarFamily):
@@ -293,6 +298,11 @@ class Beta(_ScalarFamily):
         left = np.where(self.a == 1, 0.0, left)
         right = np.where(self.b == 1, 0.0, right)
         return norm * (left - right)
+
+    @property
+    def has_bounded_derivative(self) -> bool:
+        # s^(a-2) and (1-s)^(b-2) blow up at the edges for 1 < a < 2 or 1 < b < 2.
+        return all(p == 1.0 or p >= 2.0 for p in (float(self.a), float(self.b)))
 
     def stationary_points1(self) -> list[float]:
         if self.a > 1 and self.b > 1:

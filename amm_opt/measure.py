@@ -69,6 +69,12 @@ def _require_density(problem: Problem, what: str) -> Product:
             allowed="update=None with adverse_selection, or backend='rochetnet'")
     dist = problem.distribution
     assert isinstance(dist, Product)
+    for i, marginal in enumerate(dist.marginals):
+        if not marginal.has_bounded_derivative:
+            raise UnsupportedProblemError(
+                f"{what} needs a density with a bounded derivative; good {i} has {marginal!r}, "
+                "whose derivative is infinite at an edge", field="values", value=marginal,
+                allowed="Beta shape parameters equal to 1 or >= 2 (or another family)")
     return dist
 
 
