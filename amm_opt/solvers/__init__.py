@@ -20,6 +20,7 @@ __all__ = ["SOLVERS", "Solver", "available_backends", "choose_backend", "get_sol
 # name -> "module:Class" (order = listing order in `amm-opt backends`)
 _ENTRIES: dict[str, str] = {
     "separate": "amm_opt.solvers.separate:Separate",
+    "rochetnet": "amm_opt.solvers.rochetnet:RochetNet",
 }
 
 SOLVERS: tuple[str, ...] = tuple(_ENTRIES)

@@ -1,0 +1,303 @@
+r"""RochetNet: learn a menu by gradient ascent on a softmax-relaxed choice (MATH §5).
+
+The menu has ``menu_size`` trainable items plus the fixed no-trade item. Allocations are
+squashed into the box, :math:`x_k = l + (h-l)\odot\operatorname{sigmoid}(\theta_k)`, and a type's
+choice is relaxed to softmax weights with inverse temperature :math:`\tau`:
+
+.. math::
+
+    \max_{\theta, p}\; \mathbb{E}_v \sum_{k=0}^{K} w_k(v)\,\big(p_k - x_k \cdot c'(v)\big),
+    \qquad w(v) = \operatorname{softmax}_k\!\big(\tau\,(v \cdot x_k - p_k)/s\big),
+
+with :math:`(x_0, p_0) = (0, 0)` and :math:`s` the utility scale of the problem (mean value-box
+width times half the mean allocation-box width; 1 for the paper's instances), so that
+``temperature`` means the same on every problem. Whatever the parameters, the argmax menu is exactly
+strategy-proof; it is judged by :func:`amm_opt.evaluate` (exact, quadrature, QMC or sample mean),
+never by the training objective. Items that no type chooses are dropped before that evaluation.
+
+Torch is imported only inside :meth:`RochetNet.solve`.
+
+References
+----------
+Dütting, Feng, Narasimhan, Parkes, Ravindranath, "Optimal Auctions through Deep Learning" (2019);
+Curry, Fan, Parkes, "Optimal Automated Market Makers" (arXiv 2402.09129).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import expit
+
+from ..errors import OptionError
+from ..evaluate import evaluate
+from ..menu import Menu
+from ..problem import Problem
+from ..result import Result, Status
+from ._base import Solver, menu_result
+
+__all__ = ["RochetNet"]
+
+FloatArray = NDArray[np.float64]
+_DTYPES = ("float32", "float64")
+_EVAL_METHODS = ("auto", "exact", "quadrature", "qmc", "sample-mean")
+# Options that do not change the trajectory (they may differ between a run and its resumption).
+_NON_TRAJECTORY = frozenset({"checkpoint_path", "checkpoint_every", "resume", "callback",
+                             "progress", "time_limit", "evaluate_method", "device", "snap"})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and \
+        not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def _snap(x: FloatArray, low: FloatArray, high: FloatArray, tol: float) -> FloatArray:
+    """Move coordinates within ``tol * (high - low)`` of a box face or of 0 onto it."""
+    out = x.copy()
+    for target in (low, high, np.zeros_like(low)):
+        out = np.where(np.abs(x - target) <= tol * (high - low), target, out)
+    return out
+
+
+@dataclass(frozen=True)
+class RochetNet(Solver):
+    r"""Train a menu with PyTorch (CUDA when available, else CPU).
+
+    .. math::
+
+        \max_{\theta, p}\; \mathbb{E}_v \sum_k \operatorname{softmax}_k
+        \big(\tau (v \cdot x_k - p_k)/s\big)\,\big(p_k - x_k \cdot c'(v)\big),
+        \quad x_k = l + (h - l) \odot \operatorname{sigmoid}(\theta_k)
+
+    Parameters
+    ----------
+    menu_size : int
+        Trainable items ``K`` (no-trade is added). Items no type chooses are dropped afterwards.
+    batch_size : int
+        Fresh types per step (drawn from the value law, or minibatches of ``Samples``).
+    steps : int
+        Adam steps.
+    lr, lr_final : float
+        Adam step size of the prices (in units of ``s``) at the first and last step (geometric
+        decay; ``lr_final=None`` keeps ``lr``).
+    allocation_lr_scale : float
+        Multiplier of the step size for the allocation logits :math:`\theta`. Optimal menus
+        often sit on the faces of the box, which the sigmoid reaches only as
+        :math:`\theta \to \pm\infty`; a larger step lets items get within :math:`10^{-4}` of a
+        face (an allocation at 0.999 instead of 1 costs 0.1% of its profit on R1).
+    temperature, temperature_final : float
+        Softmax inverse temperature :math:`\tau` at the first and last step (geometric
+        annealing; ``temperature_final=None`` keeps it fixed).
+    seed : int
+        Seeds initialisation, batches and validation points (all recorded in ``stats['seeds']``).
+        The same seed on the same device and thread count gives the same menu.
+    device : str
+        ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    dtype : {"float32", "float64"}
+        Training precision (the returned menu is float64).
+    chunk_size : int
+        Batch-by-item entries processed at once (``chunk_size // menu_size`` rows per block);
+        the work memory is about ``2 * chunk_size`` numbers whatever ``batch_size`` is.
+    eval_every : int
+        Steps between validations: the argmax profit of the current menu on ``validation_size``
+        fixed points (scrambled Sobol points of the law, or the sample). The best validated
+        parameters are the ones returned; NaN/inf checks, the callback and early stopping run
+        here too.
+    validation_size : int
+        Validation points (rounded up to a power of two for Sobol points).
+    patience : int or None
+        Stop after this many validations without improvement (None: run all ``steps``).
+    min_delta : float
+        Relative improvement of the validated profit that counts as progress.
+    time_limit : float or None
+        Seconds of training (summed over resumptions); reaching it gives ``Status.TIME_LIMIT``
+        (the menu is still evaluated; its profit is a valid lower bound).
+    checkpoint_path : str or path or None
+        Where to save checkpoints (``torch.save`` of tensors and numbers only).
+    checkpoint_every : int
+        Steps between checkpoints (a final one is always written).
+    resume : bool
+        Continue from ``checkpoint_path`` if it exists (it must come from the same problem and
+        trajectory settings); the final menu equals that of an uninterrupted run.
+    callback : callable or None
+        ``callback(step, info)`` at every validation; ``info`` has ``profit_estimate``,
+        ``best_estimate``, ``train_objective``, ``temperature``, ``lr``, ``seconds``. Returning
+        ``True`` stops training.
+    progress : bool or None
+        tqdm progress bar (None: only when tqdm is installed and stderr is a terminal).
+    evaluate_method : str
+        Method of the final :func:`~amm_opt.evaluate` (``"auto"`` picks exact when possible).
+    snap : float
+        After training, allocation coordinates within ``snap`` times the box width of a face or
+        of 0 are moved onto it (the sigmoid reaches faces only in the limit), and the snapped
+        menu is kept if its evaluated profit is not lower. 0 disables this.
+
+    Examples
+    --------
+    >>> from amm_opt import solve, references
+    >>> problem, _, best = references.r1_bid_ask()
+    >>> res = solve(problem, backend="rochetnet", menu_size=8, steps=600, batch_size=1024)
+    >>> abs(res.profit - best) / best < 0.01
+    True
+    """
+
+    menu_size: int = 128
+    batch_size: int = 4096
+    steps: int = 4000
+    lr: float = 0.01
+    lr_final: float | None = 0.001
+    allocation_lr_scale: float = 3.0
+    temperature: float = 50.0
+    temperature_final: float | None = 1000.0
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    chunk_size: int = 1 << 20
+    eval_every: int = 100
+    validation_size: int = 1 << 15
+    patience: int | None = None
+    min_delta: float = 0.0
+    time_limit: float | None = None
+    checkpoint_path: str | os.PathLike[str] | None = None
+    checkpoint_every: int = 1000
+    resume: bool = False
+    callback: Callable[[int, dict[str, Any]], Any] | None = None
+    progress: bool | None = None
+    evaluate_method: str = "auto"
+    snap: float = 1e-2
+
+    name: ClassVar[str] = "rochetnet"
+    description: ClassVar[str] = ("RochetNet (PyTorch): learns a menu from samples for any "
+                                  "number of goods; lower bound only")
+    requires: ClassVar[tuple[str, ...]] = ("torch",)
+    extra: ClassVar[str | None] = "torch"
+    provides_menu: ClassVar[bool] = True
+    provides_upper: ClassVar[bool] = False
+    needs_density: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        for name, low in (("menu_size", 1), ("batch_size", 1), ("steps", 1), ("chunk_size", 1),
+                          ("eval_every", 1), ("validation_size", 2), ("checkpoint_every", 1)):
+            val = getattr(self, name)
+            if not _is_int(val) or val < low:
+                raise OptionError("must be an integer", field=name, value=val,
+                                  allowed=f"an integer >= {low}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise OptionError("must be a non-negative integer", field="seed", value=self.seed,
+                              allowed="0, 1, 2, ...")
+        for name, optional in (("lr", False), ("lr_final", True), ("allocation_lr_scale", False),
+                               ("temperature", False),
+                               ("temperature_final", True), ("time_limit", True)):
+            val = getattr(self, name)
+            if val is None and optional:
+                continue
+            if not _is_real(val) or float(val) <= 0:
+                raise OptionError("must be a positive finite number", field=name, value=val,
+                                  allowed="> 0" + (" or None" if optional else ""))
+        if not _is_real(self.snap) or not 0 <= self.snap < 0.5:
+            raise OptionError("must be a number in [0, 0.5)", field="snap", value=self.snap,
+                              allowed="0 (off) or a small fraction of the box width, e.g. 0.01")
+        if not _is_real(self.min_delta) or self.min_delta < 0:
+            raise OptionError("must be a non-negative number", field="min_delta",
+                              value=self.min_delta, allowed=">= 0, e.g. 1e-4")
+        if self.patience is not None and (not _is_int(self.patience) or self.patience < 1):
+            raise OptionError("must be a positive integer or None", field="patience",
+                              value=self.patience, allowed="1, 2, ... or None (no early stop)")
+        if self.dtype not in _DTYPES:
+            raise OptionError("is not a supported precision", field="dtype", value=self.dtype,
+                              allowed=" or ".join(repr(d) for d in _DTYPES))
+        if not isinstance(self.device, str) or not (
+                self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise OptionError("is not a device name", field="device", value=self.device,
+                              allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.evaluate_method not in _EVAL_METHODS:
+            raise OptionError("is not an evaluation method", field="evaluate_method",
+                              value=self.evaluate_method, allowed=", ".join(_EVAL_METHODS))
+        if self.checkpoint_path is not None and not isinstance(self.checkpoint_path,
+                                                               (str, os.PathLike)):
+            raise OptionError("must be a file path", field="checkpoint_path",
+                              value=self.checkpoint_path, allowed="a str or pathlib.Path")
+        if not isinstance(self.resume, bool):
+            raise OptionError("must be True or False", field="resume", value=self.resume,
+                              allowed="True or False")
+        if self.resume and self.checkpoint_path is None:
+            raise OptionError("needs a checkpoint file", field="resume", value=self.resume,
+                              allowed="resume=True together with checkpoint_path=...")
+        if self.callback is not None and not callable(self.callback):
+            raise OptionError("must be callable", field="callback", value=self.callback,
+                              allowed="a function callback(step, info) or None")
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise OptionError("must be True, False or None", field="progress",
+                              value=self.progress, allowed="True, False or None (automatic)")
+
+    def trajectory_settings(self) -> dict[str, Any]:
+        """The options that decide the training trajectory (checked when resuming)."""
+        return {k: v for k, v in self.settings().items() if k not in _NON_TRAJECTORY}
+
+    def seeds(self) -> dict[str, int]:
+        """Independent seeds for initialisation, torch batches and validation points."""
+        init, gen, val = np.random.SeedSequence(self.seed).generate_state(3, dtype=np.uint32)
+        return {"seed": int(self.seed), "init": int(init), "torch": int(gen),
+                "validation": int(val)}
+
+    def solve(self, problem: Problem) -> Result:
+        self.require_available()
+        self.check_problem(problem)
+        import torch
+
+        from ._rochetnet_train import resolve_device, train
+
+        device = resolve_device(self.device)
+        seeds = self.seeds()
+        out = train(problem, self, seeds)
+
+        start = time.perf_counter()
+        low, high = problem.allocation_low, problem.allocation_high
+        trained = Menu(low + (high - low) * expit(out.theta), out.price)
+        eval_options = {"method": self.evaluate_method}
+        ev = evaluate(problem, trained, **eval_options)
+        menu, snapped = trained, False
+        if self.snap > 0:
+            candidate = Menu(_snap(np.asarray(trained.allocations), low, high, self.snap),
+                             trained.prices)
+            ev_snap = evaluate(problem, candidate, **eval_options)
+            if ev_snap.profit >= ev.profit:
+                menu, ev, snapped = candidate, ev_snap, True
+        menu = menu.subset(ev.item_probability > 0)
+        stats: dict[str, Any] = {
+            "settings": self.settings(),
+            "seeds": seeds,
+            "device": str(device),
+            "torch_version": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "train_seconds": out.seconds,
+            "steps_run": out.steps_run,
+            "steps_per_second": (out.steps_run - (out.resumed_from or 0)) / out.session_seconds
+            if out.session_seconds > 0 else math.nan,
+            "stop_reason": out.stop_reason,
+            "best_step": out.best_step,
+            "best_validation_profit": out.best_estimate,
+            "validation_history": out.history,
+            "resumed_from_step": out.resumed_from,
+            "last_checkpoint": out.last_checkpoint,
+            "trained_profit": float(evaluate(problem, trained, **eval_options).profit)
+            if snapped else float(ev.profit),
+            "snapped": snapped,
+            "items_trained": self.menu_size,
+            "items_kept": menu.size,
+            "prune_seconds": time.perf_counter() - start,
+        }
+        status = Status.TIME_LIMIT if out.stop_reason == "time_limit" else Status.OPTIMAL
+        return menu_result(problem, menu, self.name, status, stats,
+                           evaluate_options=eval_options)
