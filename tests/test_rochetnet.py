@@ -429,3 +429,26 @@ def test_gpu_r2_and_determinism():
     assert a.stats["device"].startswith("cuda")
     assert a.profit >= best * (1 - 5e-3)
     assert np.array_equal(a.menu.prices, b.menu.prices)
+
+
+def test_time_limited_run_continues_when_resumed(tmp_path):
+    problem, _, _ = references.r1_bid_ask()
+    path = tmp_path / "t.pt"
+    with pytest.warns(InaccurateSolutionWarning, match="time limit"):
+        cut = solve(problem, backend="rochetnet", checkpoint_path=path, time_limit=0.05,
+                    **fast(steps=2000))
+    assert cut.stats["stop_reason"] == "time_limit" and cut.stats["steps_run"] < 2000
+    done = solve(problem, backend="rochetnet", checkpoint_path=path, resume=True,
+                 **fast(steps=2000))
+    assert done.stats["resumed_from_step"] == cut.stats["steps_run"]
+    assert done.stats["steps_run"] == 2000 and done.stats["stop_reason"] == "steps"
+    assert done.status is Status.OPTIMAL
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import amm_opt.solvers.rochetnet as module
+
+    outcome = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert outcome.attempted > 0 and outcome.failed == 0

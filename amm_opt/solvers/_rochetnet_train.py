@@ -313,6 +313,11 @@ def train(problem: Problem, solver: RochetNet, seeds: dict[str, int]) -> TrainOu
         elapsed_before = float(data["elapsed"])
         history = [(int(s), float(v)) for s, v in data["history"]]
         stop_reason, finished = str(data["stop_reason"]), bool(data["finished"])
+        # A run stopped by its callback or its time limit continues when resumed (with time
+        # left); one that ran all its steps or stopped early is complete.
+        if stop_reason == "callback" or (stop_reason == "time_limit" and (
+                solver.time_limit is None or elapsed_before < solver.time_limit)):
+            stop_reason, finished = "steps", False
         resumed_from = step
         last_checkpoint = f"{print_path} (step {step})"
 
@@ -373,6 +378,8 @@ def train(problem: Problem, solver: RochetNet, seeds: dict[str, int]) -> TrainOu
                 xv = setup.low + setup.width * torch.sigmoid(theta.detach())
                 value = float(hard_profit(xv, price.detach() * setup.scale, setup.val_v,
                                           setup.val_q, ws.rows))
+                if not math.isfinite(value):
+                    raise fail("validation profit (is the update rule finite everywhere?)", step)
                 history.append((step, value))
                 improved = best_value == -math.inf or \
                     value > best_value + solver.min_delta * abs(best_value)

@@ -94,8 +94,8 @@ class RochetNet(Solver):
     allocation_lr_scale : float
         Multiplier of the step size for the allocation logits :math:`\theta`. Optimal menus
         often sit on the faces of the box, which the sigmoid reaches only as
-        :math:`\theta \to \pm\infty`; a larger step lets items get within :math:`10^{-4}` of a
-        face (an allocation at 0.999 instead of 1 costs 0.1% of its profit on R1).
+        :math:`\theta \to \pm\infty` (an allocation at 0.999 instead of 1 costs 0.1% of its
+        profit on R1); a larger step moves items there faster, and ``snap`` finishes the job.
     temperature, temperature_final : float
         Softmax inverse temperature :math:`\tau` at the first and last step (geometric
         annealing; ``temperature_final=None`` keeps it fixed).
@@ -129,7 +129,10 @@ class RochetNet(Solver):
         Steps between checkpoints (a final one is always written).
     resume : bool
         Continue from ``checkpoint_path`` if it exists (it must come from the same problem and
-        trajectory settings); the final menu equals that of an uninterrupted run.
+        trajectory settings); the final menu of an interrupted run equals that of an
+        uninterrupted one. A run that did all its steps or stopped early is complete (its menu
+        is returned without training); one stopped by ``callback`` or ``time_limit`` goes on.
+        Without the file, training starts afresh.
     callback : callable or None
         ``callback(step, info)`` at every validation; ``info`` has ``profit_estimate``,
         ``best_estimate``, ``train_objective``, ``temperature``, ``lr``, ``seconds``. Returning
