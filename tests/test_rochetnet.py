@@ -81,6 +81,27 @@ def test_fused_kernel_matches_autograd(general, lam):
     assert torch.allclose(gp, p.grad, rtol=0, atol=1e-11)
 
 
+def test_compiled_kernel_matches_autograd():
+    from amm_opt.solvers._rochetnet_kernel import Workspace, reference_soft_profit, soft_profit
+
+    gen = torch.Generator().manual_seed(4)
+    f64 = torch.float64
+    x = (torch.rand(20, 2, generator=gen, dtype=f64) * 2 - 1).requires_grad_()
+    p = torch.rand(20, generator=gen, dtype=f64).requires_grad_()
+    v = torch.rand(500, 2, generator=gen, dtype=f64)
+    c = torch.tensor([0.5, 0.5], dtype=f64)
+    ws = Workspace(250, 20, x.detach(), compile=True)   # two equal blocks: one compilation
+    for tau in (30.0, 60.0):          # tau is a tensor inside: annealing must not recompile
+        x.grad = p.grad = None
+        soft_profit(x, p, v, None, c, 0.8, 0.2, tau, ws).backward()
+        gx, gp = x.grad.clone(), p.grad.clone()
+        x.grad = p.grad = None
+        reference_soft_profit(x, p, v, None, c, 0.8, 0.2, tau).backward()
+        # float64 round-off only, as in the eager comparison above.
+        assert torch.allclose(gx, x.grad, rtol=0, atol=1e-11)
+        assert torch.allclose(gp, p.grad, rtol=0, atol=1e-11)
+
+
 def test_hard_profit_matches_menu_choice():
     from amm_opt import Menu
     from amm_opt.solvers._rochetnet_kernel import hard_profit
@@ -343,7 +364,7 @@ def test_nan_in_training_names_step_and_checkpoint(tmp_path):
     ("temperature_final", math.inf), ("seed", -1), ("dtype", "float16"), ("device", "tpu"),
     ("chunk_size", 0), ("eval_every", 0), ("validation_size", 1), ("patience", 0),
     ("min_delta", -0.1), ("time_limit", 0), ("checkpoint_every", 0), ("checkpoint_path", 3),
-    ("resume", "yes"), ("callback", "print"), ("progress", "on"),
+    ("resume", "yes"), ("callback", "print"), ("progress", "on"), ("torch_compile", 1),
     ("evaluate_method", "simpson"),
 ])
 def test_bad_options_name_the_field(field, value):

@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from ..errors import BackendUnavailableError
+
 __all__ = ["hard_profit", "reference_soft_profit", "soft_profit"]
 
 
@@ -42,10 +44,20 @@ _EXP_FLOOR = -60.0
 
 class Workspace:
     """Two reusable ``(chunk, K)`` blocks: fresh multi-megabyte temporaries on every operation
-    cost a page fault per 4 KiB on CPU, which dominated the step time before this existed."""
+    cost a page fault per 4 KiB on CPU, which dominated the step time before this existed.
 
-    def __init__(self, rows: int, items: int, like: torch.Tensor) -> None:
+    With ``compile=True`` the blocks are not needed: :func:`torch.compile` fuses the
+    out-of-place twin of the chunk computation into a few loops instead.
+    """
+
+    def __init__(self, rows: int, items: int, like: torch.Tensor, compile: bool = False
+                 ) -> None:
         self.rows = rows
+        self.compiled: Any = None
+        self.compiled_ok = False
+        if compile:
+            self.compiled = torch.compile(_chunk_grads_pure, dynamic=False)
+            return
         self.a = like.new_empty((rows, items))
         self.b = like.new_empty((rows, items))
 
@@ -79,6 +91,43 @@ def _chunk_grads(x: torch.Tensor, p: torch.Tensor, v: torch.Tensor, q: torch.Ten
     return lb.sum(), gx, gp
 
 
+def _chunk_grads_pure(x: torch.Tensor, p: torch.Tensor, v: torch.Tensor,
+                      q: torch.Tensor | None, kc: torch.Tensor, kc_vec: torch.Tensor, lam: float,
+                      tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_chunk_grads` without buffers, for ``torch.compile``; ``tau`` is a 0-d tensor so
+    that annealing does not trigger a recompilation per step."""
+    vx = v @ x.T
+    util = vx - p
+    top = util.amax(dim=1).clamp_min(0.0)
+    w = torch.exp(((util - top[:, None]) * tau).clamp_min(_EXP_FLOOR))
+    z = w.sum(dim=1) + torch.exp((-tau * top).clamp_min(_EXP_FLOOR))
+    w = w / z[:, None]
+    prof = p - kc - lam * vx if q is None else p - q @ x.T
+    lb = (w * prof).sum(dim=1)
+    wsum = w.sum(dim=0)
+    g = (prof - lb[:, None]) * w * tau
+    gp = wsum - g.sum(dim=0)
+    if q is None:
+        gx = (v.T @ (g - lam * w)).T - wsum[:, None] * kc_vec[None, :]
+    else:
+        gx = (v.T @ g - q.T @ w).T
+    return lb.sum(), gx, gp
+
+
+def _compiled_chunk(ws: Workspace, *args: Any) -> tuple[torch.Tensor, ...]:
+    try:
+        out = ws.compiled(*args)
+    except Exception as exc:  # inductor raises many types (no C++ compiler, unsupported op)
+        if ws.compiled_ok:
+            raise
+        raise BackendUnavailableError(
+            f"torch.compile failed here ({type(exc).__name__}: {str(exc)[:200]})",
+            field="torch_compile", value=True, allowed="torch_compile=False (the default)"
+        ) from exc
+    ws.compiled_ok = True
+    return out
+
+
 class _SoftProfit(torch.autograd.Function):
     """Autograd wrapper: the forward pass already computes the gradient, chunk by chunk."""
 
@@ -92,9 +141,15 @@ class _SoftProfit(torch.autograd.Function):
         total = x.new_zeros(())
         gx = torch.zeros_like(x)
         gp = torch.zeros_like(p)
+        tau_t = torch.tensor(tau, dtype=x.dtype, device=x.device) if ws.compiled else None
         for s in range(0, batch, ws.rows):
             qs = None if q is None else q[s:s + ws.rows]
-            lsum, cgx, cgp = _chunk_grads(x, p, v[s:s + ws.rows], qs, kc, kc_vec, lam, tau, ws)
+            if tau_t is not None:
+                lsum, cgx, cgp = _compiled_chunk(ws, x, p, v[s:s + ws.rows], qs, kc, kc_vec,
+                                                 lam, tau_t)
+            else:
+                lsum, cgx, cgp = _chunk_grads(x, p, v[s:s + ws.rows], qs, kc, kc_vec, lam,
+                                              tau, ws)
             total += lsum
             gx += cgx
             gp += cgp

@@ -282,7 +282,7 @@ def train(problem: Problem, solver: RochetNet, seeds: dict[str, int]) -> TrainOu
     gen = torch.Generator(device=device)
     gen.manual_seed(seeds["torch"])
     rows = max(1, min(solver.chunk_size // items, solver.batch_size))
-    ws = Workspace(rows, items, theta.detach())
+    ws = Workspace(rows, items, theta.detach(), compile=solver.torch_compile)
     lr_final = solver.lr if solver.lr_final is None else solver.lr_final
     tau_final = solver.temperature if solver.temperature_final is None else \
         solver.temperature_final

@@ -109,6 +109,10 @@ class RochetNet(Solver):
     chunk_size : int
         Batch-by-item entries processed at once (``chunk_size // menu_size`` rows per block);
         the work memory is about ``2 * chunk_size`` numbers whatever ``batch_size`` is.
+    torch_compile : bool
+        Fuse the per-block computation with :func:`torch.compile`. On the 2-core development
+        CPU this ran at 0.9–1.2× the eager kernel after seconds of compilation (BENCHMARKS.md),
+        so it is off by default; fusing matters more where kernel launches dominate (GPUs).
     eval_every : int
         Steps between validations: the argmax profit of the current menu on ``validation_size``
         fixed points (scrambled Sobol points of the law, or the sample). The best validated
@@ -167,6 +171,7 @@ class RochetNet(Solver):
     device: str = "auto"
     dtype: str = "float32"
     chunk_size: int = 1 << 20
+    torch_compile: bool = False
     eval_every: int = 100
     validation_size: int = 1 << 15
     patience: int | None = None
@@ -231,6 +236,9 @@ class RochetNet(Solver):
                                                                (str, os.PathLike)):
             raise OptionError("must be a file path", field="checkpoint_path",
                               value=self.checkpoint_path, allowed="a str or pathlib.Path")
+        if not isinstance(self.torch_compile, bool):
+            raise OptionError("must be True or False", field="torch_compile",
+                              value=self.torch_compile, allowed="True or False")
         if not isinstance(self.resume, bool):
             raise OptionError("must be True or False", field="resume", value=self.resume,
                               allowed="True or False")
