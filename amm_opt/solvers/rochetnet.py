@@ -111,8 +111,9 @@ class RochetNet(Solver):
         the work memory is about ``2 * chunk_size`` numbers whatever ``batch_size`` is.
     torch_compile : bool
         Fuse the per-block computation with :func:`torch.compile`. On the 2-core development
-        CPU this ran at 0.9–1.2× the eager kernel after seconds of compilation (BENCHMARKS.md),
-        so it is off by default; fusing matters more where kernel launches dominate (GPUs).
+        CPU it ran at 0.6–1.2× the eager kernel, after up to 15 s of compilation
+        (BENCHMARKS.md), so it is off by default; fusing may pay where kernel launches
+        dominate (GPUs, not measured here).
     eval_every : int
         Steps between validations: the argmax profit of the current menu on ``validation_size``
         fixed points (scrambled Sobol points of the law, or the sample). The best validated
