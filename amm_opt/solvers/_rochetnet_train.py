@@ -62,6 +62,11 @@ def resolve_device(name: str) -> torch.device:
         raise BackendUnavailableError("asks for CUDA but torch sees no CUDA device here",
                                       field="device", value=name,
                                       allowed="device='auto' or 'cpu', or a CUDA build of torch")
+    if device.type == "cuda" and device.index is not None and \
+            device.index >= torch.cuda.device_count():
+        raise OptionError(f"names a CUDA device that does not exist (torch sees "
+                          f"{torch.cuda.device_count()})", field="device", value=name,
+                          allowed="'cuda' or 'cuda:N' with N < the device count")
     if device.type not in ("cpu", "cuda"):
         raise OptionError("is not supported", field="device", value=name,
                           allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
