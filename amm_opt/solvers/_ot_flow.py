@@ -1,0 +1,237 @@
+r"""The transport problem as a min-cost flow on the grid graph (O(grid) memory).
+
+Nodes are all grid vertices (supply :math:`\nu^+`, possibly 0), the barycentres with
+:math:`\nu^- > 0` (demand) and the atom at :math:`c` (supply 1). Arcs, each with the ground cost
+:math:`d` of its two end points (:func:`amm_opt.transport.pair_costs`):
+
+* between neighbouring vertices, both directions. For ``kind="transport"`` a step
+  :math:`+\delta e_i` costs :math:`-l_i \delta` and :math:`-\delta e_i` costs :math:`h_i \delta`;
+* from each corner of a cell to its barycentre;
+* from the atom to every barycentre (free, except for ``"w1"``);
+* for ``kind="radial"``, when :math:`c` is a grid vertex of a uniform grid, from each vertex to
+  the next lattice point on its ray away from :math:`c` (free radial moves).
+
+.. math::
+
+    \min_{f \ge 0} \sum_e f_e d_e \quad\text{s.t.}\quad
+    \sum_{e \text{ out of } p} f_e - \sum_{e \text{ into } p} f_e = m_p \quad \forall p.
+
+Every arc cost is a valid bound on :math:`u(\text{tail}) - u(\text{head})`, so any feasible
+flow's cost bounds the optimum (telescoping along its paths). For ``"transport"`` the
+graph distance from a vertex to a barycentre equals :math:`\sigma_X` exactly: a monotone
+lattice path costs :math:`\sum_i \sigma_i(\Delta_i) = \sigma_X(\Delta)` (separable, positively
+homogeneous), every vertex lies outside the open slab of each cell coordinate, so a corner of
+the barycentre's cell lies coordinate-wise between the vertex and the barycentre, and
+:math:`\sigma_X` is subadditive (no path is shorter). Hence the flow optimum equals the dense
+transport optimum. For ``"radial"`` the radial cost does not satisfy a triangle inequality, so
+the flow bound differs from the dense radial bound (either may be smaller; both are valid).
+
+Solvers: POT's network simplex on sparse graphs (``ot.emd`` with a ``scipy.sparse`` cost; the
+transshipment problem becomes a transportation problem by giving every vertex a buffer
+:math:`T = \sum_p \max(m_p, 0)` on both sides with a free "stay" arc — an optimal flow without
+cycles passes at most :math:`T` through any vertex), or HiGHS on the node–arc LP
+(``scipy.optimize.linprog``). Network simplex was 9–20× faster in our measurements
+(BENCHMARKS.md), hence the default.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..measure import GridMeasure
+from ..problem import Problem
+from ..result import Status, status_from_table
+from ..transport import pair_costs
+from ._ot_common import PlanOutcome, elapsed, make_certificate, run_pot_emd
+
+__all__ = ["FLOW_SOLVERS", "GridGraph", "build_grid_graph", "solve_flow"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+FLOW_SOLVERS = ("network_simplex", "highs")
+_UNIFORM_RTOL = 1e-12
+# scipy.optimize.linprog statuses: 0 optimal, 1 iteration/time limit, 2 infeasible,
+# 3 unbounded, 4 numerical difficulties. Anything else maps to FAILED.
+_HIGHS_STATUS = {0: Status.OPTIMAL, 1: Status.ITERATION_LIMIT, 2: Status.INFEASIBLE}
+
+
+@dataclass(frozen=True)
+class GridGraph:
+    """Nodes (vertices, then barycentres, then the atom) and arcs of the grid flow."""
+
+    points: FloatArray          # (P, n)
+    masses: FloatArray          # (P,) signed, as discretised
+    balanced: FloatArray        # (P,) the same with the atom's mass balancing the total
+    point_kind: NDArray[np.int8]
+    source: IntArray            # (E,)
+    target: IntArray            # (E,)
+    cost: FloatArray            # (E,)
+    vertices: int
+    barycentres: int
+    ray_arcs: int
+
+    @property
+    def atom(self) -> int:
+        return self.vertices + self.barycentres
+
+
+def _lattice_index_of_belief(gm: GridMeasure) -> tuple[int, ...] | None:
+    """Index of ``c`` as a vertex of a uniform grid, or None."""
+    index = []
+    for axis, c in zip(gm.axes, gm.belief, strict=True):
+        step = np.diff(axis)
+        if not np.allclose(step, step[0], rtol=_UNIFORM_RTOL, atol=0.0):
+            return None
+        hit = np.flatnonzero(axis == c)
+        if hit.size != 1:
+            return None
+        index.append(int(hit[0]))
+    return tuple(index)
+
+
+def _ray_arcs(gm: GridMeasure) -> tuple[IntArray, IntArray]:
+    """Vertex -> next lattice point on its ray from c (non-neighbour steps only)."""
+    centre = _lattice_index_of_belief(gm)
+    shape = tuple(len(a) for a in gm.axes)
+    if centre is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    idx = np.indices(shape).reshape(len(shape), -1).T           # (V, n)
+    d = idx - np.asarray(centre)
+    g = np.gcd.reduce(np.abs(d), axis=1)
+    ok = g > 0
+    step = np.zeros_like(d)
+    step[ok] = d[ok] // g[ok, None]
+    nxt = idx + step
+    ok &= np.all((nxt >= 0) & (nxt < np.asarray(shape)), axis=1)
+    ok &= np.abs(step).sum(axis=1) > 1          # unit steps are neighbour arcs already
+    src = np.ravel_multi_index(tuple(idx[ok].T), shape)
+    dst = np.ravel_multi_index(tuple(nxt[ok].T), shape)
+    return src.astype(np.int64), dst.astype(np.int64)
+
+
+def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
+    """Nodes and arcs of the grid flow for ground cost ``kind``."""
+    n = gm.goods
+    shape = tuple(len(a) for a in gm.axes)
+    cells = gm.shape
+    nv = math.prod(shape)
+    cell_mass = gm.cell_mass.ravel()
+    keep = np.flatnonzero(cell_mass > 0)
+    nb = keep.size
+    atom = nv + nb
+    points = np.vstack([gm.vertices(), gm.cell_barycenter.reshape(-1, n)[keep],
+                        gm.belief[None, :]])
+    masses = np.concatenate([gm.vertex_mass.ravel(), -cell_mass[keep], [gm.atom_mass]])
+    balanced = masses.copy()
+    balanced[atom] = 0.0
+    balanced[atom] = -balanced.sum()
+    point_kind = np.concatenate([np.zeros(nv, np.int8), np.ones(nb, np.int8),
+                                 np.array([2], np.int8)])
+    vid = np.arange(nv, dtype=np.int64).reshape(shape)
+    src: list[IntArray] = []
+    dst: list[IntArray] = []
+    for axis in range(n):
+        lo = np.take(vid, np.arange(shape[axis] - 1), axis=axis).ravel()
+        hi = np.take(vid, np.arange(1, shape[axis]), axis=axis).ravel()
+        src += [lo, hi]
+        dst += [hi, lo]
+    bary_ids = nv + np.arange(nb, dtype=np.int64)
+    cell_idx = np.unravel_index(keep, cells)
+    for corner in itertools.product((0, 1), repeat=n):
+        corner_idx = tuple(ci + o for ci, o in zip(cell_idx, corner, strict=True))
+        src.append(np.ravel_multi_index(corner_idx, shape).astype(np.int64))
+        dst.append(bary_ids)
+    src.append(np.full(nb, atom, dtype=np.int64))
+    dst.append(bary_ids)
+    rays = 0
+    if kind == "radial":
+        rs, rd = _ray_arcs(gm)
+        rays = rs.size
+        src.append(rs)
+        dst.append(rd)
+    source = np.concatenate(src)
+    target = np.concatenate(dst)
+    cost = pair_costs(kind, points[source], points[target], source == atom, problem.belief,
+                      problem.allocation_low, problem.allocation_high)
+    return GridGraph(points, masses, balanced, point_kind, source, target, cost, nv, nb, rays)
+
+
+def _network_simplex(graph: GridGraph, num_iter_max: int
+                     ) -> tuple[FloatArray | None, float, Status, str, list[str]]:
+    """Transshipment -> transportation with vertex buffers, solved by POT's sparse emd."""
+    from scipy import sparse
+
+    nv, nb, atom = graph.vertices, graph.barycentres, graph.atom
+    bal = graph.balanced
+    buffer = float(np.maximum(bal, 0.0).sum())
+    # Left nodes: vertices 0..nv-1 and the atom (nv). Right: vertices 0..nv-1, barycentres.
+    left = np.where(graph.source == atom, nv, graph.source)
+    right = graph.target
+    a = np.concatenate([np.maximum(bal[:nv], 0.0) + buffer, [bal[atom]]])
+    b = np.concatenate([buffer - np.minimum(bal[:nv], 0.0), -bal[nv:atom]])
+    stay = np.arange(nv, dtype=np.int64)
+    rows = np.concatenate([left, stay])
+    cols = np.concatenate([right, stay])
+    data = np.concatenate([graph.cost, np.zeros(nv)])
+    # coo_array keeps explicit zeros (free arcs must stay arcs).
+    matrix = sparse.coo_array((data, (rows, cols)), shape=(nv + 1, nv + nb))
+    plan, value, status, message, caught = run_pot_emd(a, b, matrix, num_iter_max)
+    if status is not Status.OPTIMAL:
+        return None, value, status, message, caught
+    coo = sparse.coo_array(plan)
+    width = nv + nb
+    keys = left * width + right
+    order = np.argsort(keys)
+    found = coo.row.astype(np.int64) * width + coo.col.astype(np.int64)
+    pos = np.searchsorted(keys, found, sorter=order)
+    pos = np.minimum(pos, keys.size - 1)
+    hit = keys[order[pos]] == found           # stay arcs are not arcs of the graph
+    flow = np.zeros(keys.size)
+    np.add.at(flow, order[pos[hit]], np.asarray(coo.data, dtype=np.float64)[hit])
+    return flow, value, status, message, caught
+
+
+def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, list[str]]:
+    from scipy import optimize, sparse
+
+    npts = graph.points.shape[0]
+    arcs = graph.source.size
+    incidence = sparse.csc_array(
+        (np.concatenate([np.ones(arcs), -np.ones(arcs)]),
+         (np.concatenate([graph.source, graph.target]), np.tile(np.arange(arcs), 2))),
+        shape=(npts, arcs))
+    res = optimize.linprog(graph.cost, A_eq=incidence, b_eq=graph.balanced, bounds=(0, None),
+                           method="highs")
+    status = status_from_table(res.status, _HIGHS_STATUS)
+    if status is not Status.OPTIMAL or res.x is None:
+        return None, float("nan"), status, str(res.message), []
+    return np.asarray(res.x, dtype=np.float64), float(res.fun), status, str(res.message), []
+
+
+def solve_flow(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int,
+               flow_solver: str = "network_simplex") -> PlanOutcome:
+    """Min-cost flow on the grid graph; certificate of structure flow."""
+    start = time.perf_counter()
+    graph = build_grid_graph(problem, gm, kind)
+    build_seconds = elapsed(start)
+    if flow_solver == "highs":
+        flow, value, status, message, caught = _highs(graph)
+        method = "grid flow, HiGHS LP (scipy.optimize.linprog)"
+    else:
+        flow, value, status, message, caught = _network_simplex(graph, num_iter_max)
+        method = "grid flow, POT network simplex (sparse ot.emd)"
+    info = {"nodes": int(graph.points.shape[0]), "arcs": int(graph.source.size),
+            "ray_arcs": graph.ray_arcs, "graph_seconds": build_seconds,
+            "solver_warnings": caught}
+    if flow is None:
+        return PlanOutcome(kind, "flow", status, None, None, elapsed(start), message, info)
+    cert = make_certificate(problem, gm, kind, graph.points, graph.masses, graph.point_kind,
+                            graph.source, graph.target, flow, structure="flow",
+                            solver_cost=value, method=method)
+    return PlanOutcome(kind, "flow", status, cert, value, elapsed(start), message, info)

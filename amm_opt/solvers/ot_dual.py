@@ -1,0 +1,258 @@
+r"""OTDual: certified upper bounds from the transport dual (MATH §4), with POT.
+
+The optimal market maker is dual to a transport problem (Curry, Fan, Parkes, Thm 3.2). After
+the conservative grid placement of MATH §3 (:func:`amm_opt.measure.discretize`), every feasible
+utility :math:`u` (convex, :math:`\nabla u \in X`, :math:`u \ge 0`, :math:`u(c) = 0`) satisfies
+
+.. math::
+
+    \Pi(u) = \int u\,d\mu \;\le\; \sum_v w_v u(v) - \sum_{cells} m_{cell}\, u(\bar y_{cell})
+    + u(c)
+    \;\le\; \min_{\pi \in \Gamma(\nu^+ + \delta_c,\; \nu^-)} \sum_{x, y} \pi_{xy}\, d(x, y),
+
+the first inequality by convexity (vertex interpolation) and Jensen (barycentres), the second
+because :math:`u(x) - u(y) \le d(x, y)` for every arc of the plan: :math:`d = \sigma_X(x - y)`
+(``"transport"``, Lipschitz in the gauge of :math:`X`), zero from the atom
+(:math:`u(c) - u(y) = -u(y) \le 0`), and the radial cost
+:math:`\min_{t \ge 1} \sigma_X(c + t(x - c) - y)` (``"radial"``; :math:`u` extended by its menu
+is nondecreasing along rays from its minimiser :math:`c`). So **any** feasible plan's cost is an
+upper bound on the optimal profit; the one reported is the cost of the plan found, recomputed in
+float64 from the plan by :class:`amm_opt.transport.TransportCertificate` with explicit round-off
+bounds, plus :math:`\bar u = \max_V \sigma_X(v - c)` times the plan's marginal residual. A solver
+that stops early (iteration limit) gives no bound. Coordinate-wise "moves away from
+:math:`c`" are not used: they are not free for every :math:`u` when :math:`n \ge 2` (MATH §4).
+
+Remaining assumption: the discretised masses are exact (true for uniform and polynomial
+densities up to round-off; otherwise their estimated quadrature error is added to the bound,
+times :math:`\bar u`).
+
+References
+----------
+Curry, Fan, Parkes, "Optimal Automated Market Makers: Differentiable Economics and Strong
+Duality", arXiv 2402.09129; Daskalakis, Deckelbaum, Tzamos, "Strong Duality for a
+Multiple-Good Monopolist", Econometrica 2017; Flamary et al., "POT: Python Optimal Transport",
+JMLR 2021.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import OptionError, UnsupportedProblemError
+from ..measure import discretize
+from ..problem import Problem
+from ..result import Bounds, Result, Status
+from ..transport import COST_KINDS
+from ._base import Solver
+from ._ot_common import PlanOutcome
+
+__all__ = ["OTDual"]
+
+_METHODS = ("auto", "flow", "dense")
+# Worse statuses first: the overall status of several ground costs is the worst one.
+_STATUS_ORDER = (Status.FAILED, Status.INFEASIBLE, Status.ITERATION_LIMIT, Status.TIME_LIMIT,
+                 Status.INACCURATE, Status.OPTIMAL)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_grid(grid: Any) -> None:
+    allowed = ("cells per axis (int >= 1), one int per good, or per-good breakpoint arrays")
+    if _is_int(grid):
+        if grid < 1:
+            raise OptionError("needs at least one cell", field="grid", value=grid,
+                              allowed=allowed)
+        return
+    if isinstance(grid, (str, bytes)) or not isinstance(grid, (Sequence, np.ndarray)):
+        raise OptionError("is not a grid description", field="grid", value=grid,
+                          allowed=allowed)
+
+
+@dataclass(frozen=True)
+class OTDual(Solver):
+    r"""Certified upper bounds and transport plans from the transport dual (no menu).
+
+    .. math::
+
+        \overline{\Pi} = \min_{f \ge 0,\; \text{net outflow} = m}
+        \sum_{e = (x \to y)} f_e\, d_{kind}(x, y) \;\ge\; \max_{u \in U} \int u\,d\mu
+
+    Parameters
+    ----------
+    grid : int, sequence of int, or sequence of arrays
+        Cells per axis (or per good), or breakpoints per good (see
+        :func:`amm_opt.measure.discretize`). The bound converges like O(h) as the grid refines.
+    costs : str or sequence of str
+        Ground costs to compute, from ``"transport"``, ``"radial"`` and ``"w1"`` (plain W1
+        without the free atom: a loose sanity number). ``bounds.upper`` is the smallest
+        certified one; all are in ``stats["transport_bounds"]``.
+    method : {"auto", "flow", "dense"}
+        ``"flow"``: min-cost flow on the grid graph (O(grid) memory; for ``"transport"`` equal
+        to the dense optimum, see :mod:`amm_opt.solvers._ot_flow`). ``"dense"``: ``ot.emd`` on
+        the (sources × sinks) cost matrix; its plan goes straight from sources to sinks, which
+        is what the paper draws. ``"auto"`` picks the flow, which was faster at every grid
+        measured (BENCHMARKS.md).
+    flow_solver : {"network_simplex", "highs"}
+        POT's sparse network simplex (default, faster) or HiGHS on the arc LP.
+    num_iter_max : int
+        Network-simplex iteration limit; reaching it gives ``Status.ITERATION_LIMIT`` and no
+        bound.
+    max_dense_entries : int
+        Largest cost matrix ``method="dense"`` builds (8 bytes each; POT needs about three
+        times that in total).
+    marginal_tol : float
+        Marginal residual (relative to the positive mass) above which the result is marked
+        ``INACCURATE``; the residual is charged in the bound in any case.
+
+    Examples
+    --------
+    >>> from amm_opt import references, solve
+    >>> problem, _, best = references.r2_two_goods(0.0)
+    >>> res = solve(problem, backend="ot_dual", grid=16)           # doctest: +SKIP
+    >>> best <= res.bounds.upper                                    # doctest: +SKIP
+    True
+    """
+
+    grid: Any = 64
+    costs: Any = ("transport", "radial")
+    method: str = "auto"
+    flow_solver: str = "network_simplex"
+    num_iter_max: int = 100_000_000
+    max_dense_entries: int = 200_000_000
+    marginal_tol: float = 1e-9
+
+    name: ClassVar[str] = "ot_dual"
+    description: ClassVar[str] = "transport-dual certified upper bounds and plans (POT)"
+    requires: ClassVar[tuple[str, ...]] = ("ot",)
+    extra: ClassVar[str | None] = "ot"
+    provides_menu: ClassVar[bool] = False
+    provides_upper: ClassVar[bool] = True
+    needs_density: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        _check_grid(self.grid)
+        costs = (self.costs,) if isinstance(self.costs, str) else self.costs
+        try:
+            costs = tuple(costs)
+        except TypeError:
+            raise OptionError("is not a ground cost or a list of them", field="costs",
+                              value=self.costs, allowed=", ".join(COST_KINDS)) from None
+        bad = [c for c in costs if c not in COST_KINDS]
+        if not costs or bad:
+            raise OptionError("names an unknown ground cost" if bad else "is empty",
+                              field="costs", value=self.costs,
+                              allowed="one or more of " + ", ".join(COST_KINDS))
+        object.__setattr__(self, "costs", tuple(dict.fromkeys(costs)))
+        from ._ot_flow import FLOW_SOLVERS
+
+        for name, value, allowed in (("method", self.method, _METHODS),
+                                     ("flow_solver", self.flow_solver, FLOW_SOLVERS)):
+            if value not in allowed:
+                raise OptionError("is not a known choice", field=name, value=value,
+                                  allowed=", ".join(allowed))
+        for name in ("num_iter_max", "max_dense_entries"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise OptionError("must be a positive integer", field=name, value=value,
+                                  allowed="e.g. 100_000_000")
+        tol = self.marginal_tol
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or \
+                not math.isfinite(tol) or tol <= 0:
+            raise OptionError("must be a positive number", field="marginal_tol", value=tol,
+                              allowed="e.g. 1e-9")
+
+    def settings(self) -> dict[str, Any]:
+        out = super().settings()
+        out["costs"] = list(self.costs)
+        if not isinstance(self.grid, (int, np.integer)):
+            out["grid"] = [g if _is_int(g) else np.asarray(g, dtype=float).tolist()
+                           for g in self.grid]
+        return out
+
+    def check_problem(self, problem: Problem) -> None:
+        super().check_problem(problem)
+        if not problem.linear_update:
+            raise UnsupportedProblemError(
+                "the transport dual is derived for the linear update (1 - lambda) c + lambda v",
+                field="update", value=problem.update,
+                allowed="update=None with adverse_selection, or backend='rochetnet'")
+
+    # ------------------------------------------------------------------ solving
+    def _choose_method(self, gm: Any) -> str:
+        from ._ot_dense import dense_size
+
+        if self.method == "dense":
+            sources, sinks = dense_size(gm)
+            if sources * sinks > self.max_dense_entries:
+                raise UnsupportedProblemError(
+                    f"method='dense' needs a {sources} x {sinks} cost matrix "
+                    f"({sources * sinks * 8 / 2**30:.1f} GiB, about 3x that in total)",
+                    field="grid", value=self.grid,
+                    allowed="method='flow' (O(grid) memory), a coarser grid, or a larger "
+                            "max_dense_entries")
+            return "dense"
+        return "flow"
+
+    def _solve_one(self, problem: Problem, gm: Any, kind: str, method: str) -> PlanOutcome:
+        if method == "dense":
+            from ._ot_dense import solve_dense
+
+            return solve_dense(problem, gm, kind, self.num_iter_max)
+        from ._ot_flow import solve_flow
+
+        return solve_flow(problem, gm, kind, self.num_iter_max, self.flow_solver)
+
+    def solve(self, problem: Problem) -> Result:
+        start = time.perf_counter()
+        gm = discretize(problem, self.grid)
+        discretize_seconds = time.perf_counter() - start
+        method = self._choose_method(gm)
+        outcomes = [self._solve_one(problem, gm, kind, method) for kind in self.costs]
+
+        per_kind: dict[str, Any] = {}
+        bounds: dict[str, float] = {}
+        statuses = []
+        for out in outcomes:
+            status = out.status
+            cert = out.certificate
+            if cert is not None:
+                positive = float(np.maximum(cert.masses, 0.0).sum())
+                if cert.imbalance > self.marginal_tol * max(positive, 1.0):
+                    status = Status.INACCURATE
+                bounds[out.kind] = cert.cost
+            statuses.append(status)
+            per_kind[out.kind] = {
+                "status": status.value, "method": out.method, "seconds": out.seconds,
+                "solver_message": out.message, "solver_cost": out.solver_cost,
+                "certificate": None if cert is None else cert.summary(), **out.info}
+        certified = [o for o in outcomes if o.certificate is not None]
+        best = min(certified, key=lambda o: o.certificate.cost) if certified else None
+        status = min(statuses, key=_STATUS_ORDER.index)
+        stats: dict[str, Any] = {
+            "solve_seconds": time.perf_counter() - start,
+            "discretize_seconds": discretize_seconds,
+            "settings": self.settings(),
+            "grid_shape": list(gm.shape),
+            "method": method,
+            "transport_bounds": bounds,
+            "per_cost": per_kind,
+            "quadrature_error": gm.quadrature_error,
+            "certificate": None if best is None else best.certificate,
+            "certificates": {o.kind: o.certificate for o in certified},
+            "solver_message": "; ".join(f"{o.kind}: {o.message}" for o in outcomes),
+        }
+        upper = None if best is None else best.certificate.cost
+        shape = "x".join(str(s) for s in gm.shape)
+        upper_method = "" if best is None else (
+            f"transport dual, {best.kind} cost, {shape} grid, {best.certificate.method}")
+        return Result(menu=None, profit=None,
+                      bounds=Bounds(upper=upper, upper_method=upper_method),
+                      status=status, backend=self.name, stats=stats)

@@ -1,0 +1,405 @@
+r"""Transport certificates: plans whose cost bounds the optimal profit from above (MATH §4).
+
+The conservative grid placement of MATH §3 (:func:`amm_opt.measure.discretize`) turns the profit
+of every feasible utility :math:`u \in U` into a bound by finitely many point values,
+
+.. math::
+
+    \Pi(u) = \int u\,d\mu \;\le\; \sum_p m_p\, u(p), \qquad
+    m_p = \nu^+(\text{vertex}) > 0,\; -\nu^-(\text{cell}) < 0 \text{ at barycentres},\;
+    +1 \text{ at the belief } c .
+
+A **flow** :math:`f_e \ge 0` on arcs :math:`e = (i \to j)` between these points, with net
+outflow :math:`m_p` at every point, telescopes: :math:`\sum_p m_p u(p) = \sum_e f_e
+(u(p_i) - u(p_j))`. So if every arc cost satisfies :math:`u(p_i) - u(p_j) \le d(p_i, p_j)` for
+all :math:`u \in U`, the flow's cost :math:`\sum_e f_e d(p_i, p_j)` bounds the optimum. A
+transport plan from the positive to the negative points is the special case of arcs that go
+straight from a source to a sink. The ground costs (``kind``):
+
+``"transport"``
+    :math:`d(x, y) = \sigma_X(x - y)` with :math:`\sigma_X(z) = \sum_i \max(h_i z_i, l_i z_i)`,
+    because :math:`u(y) \ge u(x) + g\cdot(y - x)` for a subgradient :math:`g \in X` at
+    :math:`x`, i.e. :math:`u(x) - u(y) \le g\cdot(x - y) \le \sigma_X(x - y)`. Moving mass in
+    direction :math:`+e_i` costs :math:`-l_i` per unit length and in :math:`-e_i` costs
+    :math:`h_i` (for the selling-only :math:`X = [0, 1]` moving up is free: :math:`u` is
+    nondecreasing). Mass leaving the atom at :math:`c` is free: :math:`u(c) - u(y) = -u(y) \le
+    0`.
+``"radial"``
+    :math:`d(x, y) = \min_{t \ge 1} \sigma_X(c + t(x - c) - y)`, atom free. Extend :math:`u`
+    beyond :math:`V` as its menu, :math:`\tilde u(z) = \max(0, \sup_v u(v) + g(v)\cdot(z - v))`
+    (gradients :math:`g \in X`, no-trade included): :math:`\tilde u` is convex on
+    :math:`\mathbb{R}^n`, :math:`\tilde u = u` on :math:`V` (as :math:`u \ge 0`),
+    :math:`\tilde u \ge 0 = \tilde u(c)`, so :math:`c` is a global minimiser and
+    :math:`\tilde u(x) \le \tilde u(c + t(x - c))/t + (1 - 1/t)\tilde u(c) \le \tilde u(c + t(x -
+    c))` for :math:`t \ge 1`; the moved point may leave :math:`V`, the Lipschitz step
+    :math:`\tilde u(z) - \tilde u(y) \le \sigma_X(z - y)` still holds. The minimum over
+    :math:`t` is over the breakpoints :math:`t_i = (y_i - c_i)/(x_i - c_i) > 1` and
+    :math:`t = 1` (the objective is convex piecewise linear with slope
+    :math:`\sigma_X(x - c) \ge 0` at infinity). Radial :math:`\le` transport pointwise.
+``"w1"``
+    :math:`\sigma_X(x - y)` also from the atom: plain W1, a valid but loose sanity number.
+
+Certification (:class:`TransportCertificate`) recomputes everything from the stored points,
+masses and flows in float64, independently of the solver that produced them:
+
+* each arc cost is evaluated with an explicit upper bound on its floating-point error, and any
+  :math:`t \ge 1` gives a valid radial cost, so solver round-off cannot make it invalid;
+* the net-outflow residual :math:`r_p = m_p - (\text{out}_p - \text{in}_p)` (solver
+  tolerances, rescaled marginals) is charged at the largest possible utility,
+  :math:`r_p u(p) \le \max(r_p, 0) \bar u` with :math:`\bar u = \max_{v \in V} \sigma_X(v - c)
+  \ge u` (as :math:`u(v) = u(v) - u(c) \le \sigma_X(v - c)`); points at the atom are exempt
+  (:math:`u(c) = 0`);
+* the discretisation's estimated quadrature error is charged the same way.
+
+Remaining assumption: the masses are those of :func:`amm_opt.measure.discretize` (exact cell
+integrals for uniform and polynomial densities up to round-off, whose estimated total
+``quadrature_error`` is included in the bound; an estimate, not a proof, for other densities).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from .errors import OptionError
+
+__all__ = [
+    "COST_KINDS",
+    "TransportCertificate",
+    "pair_costs",
+    "utility_bound",
+]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+COST_KINDS = ("transport", "radial", "w1")
+_EPS = float(np.finfo(np.float64).eps)
+_KIND_ATOM = 2
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in COST_KINDS:
+        raise OptionError("is not a ground cost", field="kind", value=kind,
+                          allowed=", ".join(COST_KINDS))
+    return kind
+
+
+def _sigma(z: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:
+    return np.maximum(z * high, z * low).sum(axis=-1)
+
+
+def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, belief: ArrayLike,
+               allocation_low: ArrayLike, allocation_high: ArrayLike, *,
+               upper: bool = False) -> FloatArray:
+    r"""Ground cost :math:`d(x \to y)` of moving positive mass at ``x`` to ``y``.
+
+    .. math::
+
+        d(x, y) = \begin{cases}
+          0 & x \text{ is the atom at } c \text{ (kinds transport, radial)},\\
+          \min_{t \ge 1} \sigma_X(c + t (x - c) - y) & \text{kind radial},\\
+          \sigma_X(x - y) & \text{otherwise.}
+        \end{cases}
+
+    Parameters
+    ----------
+    kind : {"transport", "radial", "w1"}
+    x, y : arrays of shape (..., n)
+        Start and end points (broadcast against each other).
+    from_atom : bool array broadcasting to ``x.shape[:-1]``
+        Whether ``x`` is the atom at the belief.
+    belief : array of shape (n,)
+    allocation_low, allocation_high : arrays of shape (n,)
+        The allocation box :math:`X = \prod_i [l_i, h_i]`.
+    upper : bool
+        Add a bound on the floating-point error of the evaluation, so that the returned number
+        is :math:`\ge` the exact cost of the evaluated move (used for certification).
+
+    Returns
+    -------
+    array of shape ``broadcast(x, y).shape[:-1]``
+    """
+    _check_kind(kind)
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    c = np.asarray(belief, dtype=np.float64)
+    low = np.asarray(allocation_low, dtype=np.float64)
+    high = np.asarray(allocation_high, dtype=np.float64)
+    n = c.shape[0]
+    weight = np.maximum(high, -low)      # |g_i| <= weight_i for g in X
+    if kind == "radial":
+        alpha = c - y                    # z(t) = alpha + t * beta
+        beta = x - c
+        alpha, beta = np.broadcast_arrays(alpha, beta)
+        # Candidate t: 1 and the breakpoints alpha_i + t beta_i = 0 beyond 1. Any t >= 1 is a
+        # valid (if not minimal) radial move, so rounding in t itself cannot break validity.
+        t_break = np.ones(beta.shape)
+        np.divide(-alpha, beta, out=t_break, where=beta != 0)
+        t = np.concatenate([np.ones((*beta.shape[:-1], 1)), np.maximum(t_break, 1.0)], axis=-1)
+        t = t[..., :, None]                                        # (..., n + 1, 1)
+        z = alpha[..., None, :] + t * beta[..., None, :]           # (..., n + 1, n)
+        value = _sigma(z, low, high)
+        if upper:
+            # |fl(z) - z| <= 3u(|alpha| + |t beta|) per coordinate (u = eps/2), then n products
+            # and a sum of n terms: (n + 1)u |z|; eps = 2u doubles every term for the
+            # second-order rest.
+            err = _EPS * (weight * (2.0 * np.abs(alpha[..., None, :])
+                                    + 2.0 * np.abs(t * beta[..., None, :])
+                                    + (n + 1) * np.abs(z))).sum(axis=-1)
+            value = value + err
+        cost = value.min(axis=-1)
+    else:
+        z = x - y
+        cost = _sigma(z, low, high)
+        if upper:
+            cost = cost + _EPS * (weight * (np.abs(x) + np.abs(y) + (n + 1) * np.abs(z))
+                                  ).sum(axis=-1)
+    if kind != "w1":
+        cost = np.where(np.asarray(from_atom, dtype=bool), 0.0, cost)
+    return np.asarray(cost, dtype=np.float64)
+
+
+def utility_bound(value_low: ArrayLike, value_high: ArrayLike, belief: ArrayLike,
+                  allocation_low: ArrayLike, allocation_high: ArrayLike) -> float:
+    r""":math:`\bar u = \max_{v \in V} \sigma_X(v - c) \ge \max_V u` for every :math:`u \in U`.
+
+    .. math::
+
+        \bar u = \sum_i \max\big(h_i (b_i - c_i),\; l_i (a_i - c_i)\big)
+
+    (:math:`\sigma_X` is separable and convex, so the maximum sits at a corner of :math:`V`),
+    rounded up. Arrays of shape (n,).
+    """
+    a = np.asarray(value_low, dtype=np.float64)
+    b = np.asarray(value_high, dtype=np.float64)
+    c = np.asarray(belief, dtype=np.float64)
+    lo = np.asarray(allocation_low, dtype=np.float64)
+    hi = np.asarray(allocation_high, dtype=np.float64)
+    terms = np.maximum(hi * (b - c), lo * (a - c))
+    return float(math.fsum(terms.tolist())) * (1.0 + 4 * _EPS)
+
+
+def _as_int_index(value: Any, name: str, size: int) -> IntArray:
+    arr = np.asarray(value)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise OptionError("must be a one-dimensional integer array", field=name,
+                          value=getattr(arr, "shape", value), allowed="point indices")
+    if arr.size and (arr.min() < 0 or arr.max() >= size):
+        raise OptionError("has indices outside the point list", field=name,
+                          value=(int(arr.min()), int(arr.max())), allowed=f"0 .. {size - 1}")
+    return arr.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class TransportCertificate:
+    r"""A transport plan (or flow) and the certified upper bound it proves.
+
+    For every feasible utility :math:`u` (convex, :math:`\nabla u \in X`, :math:`u \ge 0`,
+    :math:`u(c) = 0`),
+
+    .. math::
+
+        \sum_p m_p\, u(p) \;\le\; \sum_e f_e\, d_{kind}(p_{i_e}, p_{j_e})
+        + \bar u \Big(\sum_{p \ne c} \max(r_p, 0) + \varepsilon_{quad}\Big) = \texttt{cost},
+
+    and with the masses of :func:`amm_opt.measure.discretize` the left side is at least the
+    profit :math:`\Pi(u)`. The derived numbers are computed here from the stored data, so a
+    certificate cannot carry a bound its plan does not prove (see the module docstring).
+
+    Parameters
+    ----------
+    points : array of shape (P, n)
+        Grid vertices, barycentres and the atom (all inside the value box).
+    masses : array of shape (P,)
+        Signed masses :math:`m_p` (0 for pure transit points of a grid flow).
+    point_kind : int array of shape (P,)
+        0 vertex, 1 barycentre, 2 the atom at the belief.
+    source, target : int arrays of shape (E,)
+        Arc ends as indices into ``points``.
+    flow : array of shape (E,)
+        Mass moved along each arc (non-negative).
+    kind : {"transport", "radial", "w1"}
+        Ground cost.
+    belief, allocation_low, allocation_high, value_low, value_high : arrays of shape (n,)
+        :math:`c`, the allocation box :math:`X` and the value box :math:`V`.
+    grid : tuple of int
+        Cells per axis of the discretisation.
+    structure : {"plan", "flow"}
+        ``"plan"``: arcs go from sources to sinks (dense POT); ``"flow"``: arcs of the grid
+        graph (min-cost flow), where mass passes through vertices.
+    quadrature_error : float
+        Estimated total error of the discretised masses.
+    solver_cost : float or None
+        The objective the solver reported (for information; not used in ``cost``).
+    method : str
+        How the plan was found.
+
+    Attributes
+    ----------
+    plan_cost : float
+        :math:`\sum_e f_e d(p_{i_e}, p_{j_e})`, each term rounded up.
+    imbalance : float
+        :math:`\sum_{p \ne c} \max(r_p, 0)`, rounded up.
+    utility_bound : float
+        :math:`\bar u`.
+    cost : float
+        The certified upper bound.
+    """
+
+    points: FloatArray
+    masses: FloatArray
+    point_kind: NDArray[np.int8]
+    source: IntArray
+    target: IntArray
+    flow: FloatArray
+    kind: str
+    belief: FloatArray
+    allocation_low: FloatArray
+    allocation_high: FloatArray
+    value_low: FloatArray
+    value_high: FloatArray
+    grid: tuple[int, ...]
+    structure: str = "plan"
+    quadrature_error: float = 0.0
+    solver_cost: float | None = None
+    method: str = ""
+    plan_cost: float = field(init=False)
+    imbalance: float = field(init=False)
+    utility_bound: float = field(init=False)
+    cost: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        _check_kind(self.kind)
+        if self.structure not in ("plan", "flow"):
+            raise OptionError("is not a certificate structure", field="structure",
+                              value=self.structure, allowed="plan, flow")
+        pts = np.asarray(self.points, dtype=np.float64)
+        if pts.ndim != 2:
+            raise OptionError("must have shape (P, n)", field="points", value=pts.shape,
+                              allowed="a two-dimensional array")
+        npts, n = pts.shape
+        vecs = {}
+        for name in ("belief", "allocation_low", "allocation_high", "value_low", "value_high"):
+            arr = np.asarray(getattr(self, name), dtype=np.float64)
+            if arr.shape != (n,):
+                raise OptionError(f"must have shape ({n},)", field=name, value=arr.shape,
+                                  allowed="one number per good")
+            vecs[name] = arr
+        masses = np.asarray(self.masses, dtype=np.float64)
+        kinds = np.asarray(self.point_kind, dtype=np.int8)
+        if masses.shape != (npts,) or kinds.shape != (npts,):
+            raise OptionError("must have one entry per point", field="masses/point_kind",
+                              value=(masses.shape, kinds.shape), allowed=f"shape ({npts},)")
+        src = _as_int_index(self.source, "source", npts)
+        dst = _as_int_index(self.target, "target", npts)
+        flow = np.asarray(self.flow, dtype=np.float64)
+        if not (src.shape == dst.shape == flow.shape):
+            raise OptionError("source, target and flow must have the same length", field="flow",
+                              value=(src.shape, dst.shape, flow.shape), allowed="shape (E,)")
+        if not (np.all(np.isfinite(flow)) and np.all(flow >= 0)):
+            raise OptionError("must be finite and non-negative", field="flow",
+                              value=float(flow.min()) if flow.size else None,
+                              allowed="clip solver round-off before certifying")
+        if not (np.all(np.isfinite(pts)) and np.all(np.isfinite(masses))):
+            raise OptionError("must be finite", field="points/masses", value="NaN or inf",
+                              allowed="finite numbers")
+        # u(p) is known to lie in [0, u_bar] only inside V, and to be 0 only at c.
+        if np.any(pts < vecs["value_low"]) or np.any(pts > vecs["value_high"]):
+            raise OptionError("lie outside the value box", field="points",
+                              value="some points", allowed="points of the discretisation")
+        atom = kinds == _KIND_ATOM
+        if np.any(pts[atom] != vecs["belief"]):
+            raise OptionError("must sit exactly at the belief", field="atom points",
+                              value=pts[atom].tolist(), allowed=vecs["belief"].tolist())
+        for name, arr in (("points", pts), ("masses", masses), ("flow", flow), *vecs.items()):
+            arr = np.array(arr, copy=True)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        for name, arr in (("source", src), ("target", dst), ("point_kind", kinds)):
+            arr = arr.copy()
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "grid", tuple(int(g) for g in self.grid))
+        plan_cost, imbalance, u_bar = self._certify()
+        object.__setattr__(self, "plan_cost", plan_cost)
+        object.__setattr__(self, "imbalance", imbalance)
+        object.__setattr__(self, "utility_bound", u_bar)
+        quad = max(float(self.quadrature_error), 0.0)
+        total = (plan_cost + u_bar * (imbalance + quad)) * (1.0 + 4 * _EPS)
+        object.__setattr__(self, "cost", float(total))
+
+    # ------------------------------------------------------------------ certification
+    def arc_costs(self, *, upper: bool = True, chunk: int = 1 << 18) -> FloatArray:
+        """Ground cost of every arc, shape (E,) (rounded up by default)."""
+        out = np.empty(self.flow.shape)
+        for start in range(0, out.size, chunk):
+            sl = slice(start, start + chunk)
+            i, j = self.source[sl], self.target[sl]
+            out[sl] = pair_costs(self.kind, self.points[i], self.points[j],
+                                 self.point_kind[i] == _KIND_ATOM, self.belief,
+                                 self.allocation_low, self.allocation_high, upper=upper)
+        return out
+
+    def net_outflow(self) -> FloatArray:
+        """:math:`\\text{out}_p - \\text{in}_p`, shape (P,)."""
+        npts = self.points.shape[0]
+        return (np.bincount(self.source, weights=self.flow, minlength=npts)
+                - np.bincount(self.target, weights=self.flow, minlength=npts))
+
+    def _certify(self) -> tuple[float, float, float]:
+        npts = self.points.shape[0]
+        costs = self.arc_costs(upper=True)
+        products = self.flow * costs
+        # fsum is exact on the rounded products; each product is within a relative u of the
+        # true one, hence the (1 + eps) factor.
+        plan_cost = math.fsum(products.tolist()) * (1.0 + _EPS)
+        out = np.bincount(self.source, weights=self.flow, minlength=npts)
+        inn = np.bincount(self.target, weights=self.flow, minlength=npts)
+        resid = self.masses - (out - inn)
+        # Recursive summation of k terms errs by at most (k - 1)u times their absolute sum
+        # (Higham, Thm 4.1); bound k by the largest degree and add the three final operations.
+        degree = np.bincount(self.source, minlength=npts) + np.bincount(self.target,
+                                                                       minlength=npts)
+        gamma = (int(degree.max(initial=0)) + 3) * _EPS
+        resid_up = resid + gamma * (np.abs(self.masses) + out + inn)
+        resid_up[self.point_kind == _KIND_ATOM] = 0.0    # u(c) = 0: its residual is free
+        imbalance = math.fsum(np.maximum(resid_up, 0.0).tolist()) * (1.0 + _EPS)
+        u_bar = utility_bound(self.value_low, self.value_high, self.belief,
+                              self.allocation_low, self.allocation_high)
+        return float(plan_cost), float(imbalance), u_bar
+
+    # ------------------------------------------------------------------ views
+    @property
+    def plan(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """The sparse plan as ``(source index, target index, mass)`` arrays of shape (E,)."""
+        return self.source, self.target, self.flow
+
+    @property
+    def goods(self) -> int:
+        return int(self.points.shape[1])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly numbers (no arrays)."""
+        pos = self.masses[self.masses > 0]
+        neg = self.masses[self.masses < 0]
+        return {
+            "kind": self.kind,
+            "structure": self.structure,
+            "method": self.method,
+            "grid": list(self.grid),
+            "cost": self.cost,
+            "plan_cost": self.plan_cost,
+            "imbalance": self.imbalance,
+            "utility_bound": self.utility_bound,
+            "quadrature_error": float(self.quadrature_error),
+            "solver_cost": self.solver_cost,
+            "points": int(self.points.shape[0]),
+            "arcs": int(self.flow.size),
+            "positive_mass": float(pos.sum()),
+            "negative_mass": float(-neg.sum()),
+        }
