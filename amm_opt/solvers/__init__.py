@@ -21,6 +21,7 @@ __all__ = ["SOLVERS", "Solver", "available_backends", "choose_backend", "get_sol
 _ENTRIES: dict[str, str] = {
     "separate": "amm_opt.solvers.separate:Separate",
     "rochetnet": "amm_opt.solvers.rochetnet:RochetNet",
+    "ot_dual": "amm_opt.solvers.ot_dual:OTDual",
 }
 
 SOLVERS: tuple[str, ...] = tuple(_ENTRIES)
