@@ -123,6 +123,20 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
     Returns
     -------
     array of shape ``broadcast(x, y).shape[:-1]``
+
+    Examples
+    --------
+    With :math:`X = [-\tfrac12, 1] \times [0, 1]`, moving mass up in good 1 costs
+    :math:`-l_1 = \tfrac12` per unit and down costs :math:`h_1 = 1`; along a ray from
+    :math:`c` it is free:
+
+    >>> from amm_opt.transport import pair_costs
+    >>> box = ([-0.5, 0.0], [1.0, 1.0])
+    >>> up = pair_costs("transport", [0.2, 0.5], [0.6, 0.5], False, [0.5, 0.5], *box)
+    >>> down = pair_costs("transport", [0.6, 0.5], [0.2, 0.5], False, [0.5, 0.5], *box)
+    >>> ray = pair_costs("radial", [0.7, 0.6], [0.9, 0.7], False, [0.5, 0.5], *box)
+    >>> round(float(up), 12), round(float(down), 12), round(float(ray), 12)
+    (0.2, 0.4, 0.0)
     """
     _check_kind(kind)
     x = np.asarray(x, dtype=np.float64)
