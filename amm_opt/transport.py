@@ -59,7 +59,7 @@ integrals for uniform and polynomial densities up to round-off, whose estimated 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -146,33 +146,32 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
     high = np.asarray(allocation_high, dtype=np.float64)
     n = c.shape[0]
     weight = np.maximum(high, -low)      # |g_i| <= weight_i for g in X
+    # t = 1 (the straight move) is evaluated exactly as for "transport", so radial <= transport
+    # holds entry by entry, rounded values included.
+    z = x - y
+    cost = _sigma(z, low, high)
+    if upper:
+        # |fl(x - y) - (x - y)| <= u |x - y|, n products and a sum of n terms: (n + 1)u |z|
+        # (u = eps/2); eps = 2u doubles every term, covering the second-order rest.
+        cost = cost + _EPS * (weight * (np.abs(x) + np.abs(y) + (n + 1) * np.abs(z))
+                              ).sum(axis=-1)
     if kind == "radial":
         alpha = c - y                    # z(t) = alpha + t * beta
         beta = x - c
         alpha, beta = np.broadcast_arrays(alpha, beta)
-        # Candidate t: 1 and the breakpoints alpha_i + t beta_i = 0 beyond 1. Any t >= 1 is a
-        # valid (if not minimal) radial move, so rounding in t itself cannot break validity.
-        t_break = np.ones(beta.shape)
-        np.divide(-alpha, beta, out=t_break, where=beta != 0)
-        t = np.concatenate([np.ones((*beta.shape[:-1], 1)), np.maximum(t_break, 1.0)], axis=-1)
-        t = t[..., :, None]                                        # (..., n + 1, 1)
-        z = alpha[..., None, :] + t * beta[..., None, :]           # (..., n + 1, n)
-        value = _sigma(z, low, high)
+        # Candidates: the breakpoints alpha_i + t beta_i = 0 beyond 1. Any t >= 1 is a valid (if
+        # not minimal) radial move, so rounding in t itself cannot break validity.
+        t = np.ones(beta.shape)
+        np.divide(-alpha, beta, out=t, where=beta != 0)
+        t = np.maximum(t, 1.0)[..., :, None]                       # (..., n, 1)
+        zt = alpha[..., None, :] + t * beta[..., None, :]          # (..., n, n)
+        value = _sigma(zt, low, high)
         if upper:
-            # |fl(z) - z| <= 3u(|alpha| + |t beta|) per coordinate (u = eps/2), then n products
-            # and a sum of n terms: (n + 1)u |z|; eps = 2u doubles every term for the
-            # second-order rest.
-            err = _EPS * (weight * (2.0 * np.abs(alpha[..., None, :])
-                                    + 2.0 * np.abs(t * beta[..., None, :])
-                                    + (n + 1) * np.abs(z))).sum(axis=-1)
-            value = value + err
-        cost = value.min(axis=-1)
-    else:
-        z = x - y
-        cost = _sigma(z, low, high)
-        if upper:
-            cost = cost + _EPS * (weight * (np.abs(x) + np.abs(y) + (n + 1) * np.abs(z))
-                                  ).sum(axis=-1)
+            # |fl(z) - z| <= 3u(|alpha| + |t beta|) per coordinate, then as above.
+            value = value + _EPS * (weight * (2.0 * np.abs(alpha[..., None, :])
+                                              + 2.0 * np.abs(t * beta[..., None, :])
+                                              + (n + 1) * np.abs(zt))).sum(axis=-1)
+        cost = np.minimum(cost, value.min(axis=-1))
     if kind != "w1":
         cost = np.where(np.asarray(from_atom, dtype=bool), 0.0, cost)
     return np.asarray(cost, dtype=np.float64)
@@ -386,6 +385,15 @@ class TransportCertificate:
         u_bar = utility_bound(self.value_low, self.value_high, self.belief,
                               self.allocation_low, self.allocation_high)
         return float(plan_cost), float(imbalance), u_bar
+
+    def repriced(self, kind: str) -> TransportCertificate:
+        """The same plan certified with another ground cost (every kind is valid for any plan;
+        radial costs are never above transport costs, so a transport plan repriced as
+        ``"radial"`` proves at most the transport bound)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        data.update(kind=_check_kind(kind), solver_cost=None,
+                    method=f"{self.method}, {self.kind} plan repriced with {kind} costs")
+        return TransportCertificate(**data)
 
     # ------------------------------------------------------------------ views
     @property

@@ -130,7 +130,9 @@ def test_ground_costs_bound_utility_differences(goods):
     brute = ((x - y) @ corners.T).max(axis=1)
     # Both sides are sums of `goods` products of numbers <= 1.5: round-off below 1e-14.
     np.testing.assert_allclose(transport, brute, rtol=0, atol=1e-14)
-    assert np.all(radial <= transport + 1e-14)
+    assert np.all(radial <= transport)
+    assert np.all(pair_costs("radial", x, y, *args, upper=True)
+                  <= pair_costs("transport", x, y, *args, upper=True))
     assert np.all(radial >= -1e-15)
     assert np.all(pair_costs("transport", x, y, np.ones(len(x), bool), c, low, high) == 0.0)
     np.testing.assert_allclose(pair_costs("w1", x, y, np.ones(len(x), bool), c, low, high),
@@ -184,9 +186,11 @@ def test_every_bound_is_above_the_known_optimum(name, grid, method):
     assert set(bounds) == {"transport", "radial", "w1"}
     for kind, value in bounds.items():
         assert value >= best * (1 - CLOSED_FORM_RTOL), kind
-    # radial <= transport holds arc by arc (dense) and with more and cheaper arcs (flow); the
-    # slack covers the two certificates' separate round-off guards.
-    assert bounds["radial"] <= bounds["transport"] + 1e-12
+    # radial <= transport by construction: radial arc costs are never above transport ones
+    # (rounded values included) and the transport plan repriced is a radial candidate.
+    assert bounds["radial"] <= bounds["transport"]
+    # The w1 optimum is above the transport optimum; the slack covers the two certificates'
+    # separate round-off guards (< 1e-12).
     assert bounds["transport"] <= bounds["w1"] + 1e-12
     assert res.bounds.upper == min(bounds.values())
     # The reference menu's exact profit is below the bound (solve's own check) and equal to it.
@@ -259,7 +263,7 @@ def test_non_uniform_breakpoints():
     dense = _bound(problem, grid=grid, method="dense")
     flow = _bound(problem, grid=grid, method="flow")
     assert flow["transport"] == pytest.approx(dense["transport"], abs=SAME_LP_ATOL)
-    assert flow["radial"] <= flow["transport"] + 1e-12
+    assert flow["radial"] <= flow["transport"]
 
 
 @pytest.mark.parametrize("grid", [8, 16])
@@ -276,7 +280,7 @@ def test_radial_is_at_most_transport_and_helps_with_interior_mass(name):
     problem = PROBLEMS[name]()
     for method in ("flow", "dense"):
         b = _bound(problem, grid=12, method=method)
-        assert b["radial"] <= b["transport"] + 1e-12
+        assert b["radial"] <= b["transport"]
         # nu+ has interior mass here, which radial moves carry outwards for free.
         assert b["radial"] < b["transport"] - 1e-4
 
@@ -358,6 +362,14 @@ def test_certificate_recomputes_its_bound_and_charges_missing_mass():
     assert half.imbalance == pytest.approx(positive / 2, rel=1e-9)
     # Extra flow out of the atom is free (u(c) = 0) and extra arriving mass never helps.
     assert _rebuild(cert, flow=cert.flow * 1.5).cost >= cert.plan_cost
+
+
+def test_repricing_a_plan():
+    cert = _r2_certificate(grid=12)
+    radial, w1 = cert.repriced("radial"), cert.repriced("w1")
+    assert radial.cost <= cert.cost <= w1.cost
+    assert radial.kind == "radial" and "repriced" in radial.method
+    assert np.array_equal(radial.flow, cert.flow)
 
 
 def test_certificate_rejects_inconsistent_data():
