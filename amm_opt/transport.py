@@ -375,11 +375,11 @@ class TransportCertificate:
         inn = np.bincount(self.target, weights=self.flow, minlength=npts)
         resid = self.masses - (out - inn)
         # Recursive summation of k terms errs by at most (k - 1)u times their absolute sum
-        # (Higham, Thm 4.1); bound k by the largest degree and add the three final operations.
+        # (Higham, Thm 4.1): k is the point's degree; eps = 2u also covers the two final
+        # subtractions.
         degree = np.bincount(self.source, minlength=npts) + np.bincount(self.target,
                                                                        minlength=npts)
-        gamma = (int(degree.max(initial=0)) + 3) * _EPS
-        resid_up = resid + gamma * (np.abs(self.masses) + out + inn)
+        resid_up = resid + (degree + 3) * _EPS * (np.abs(self.masses) + out + inn)
         resid_up[self.point_kind == _KIND_ATOM] = 0.0    # u(c) = 0: its residual is free
         imbalance = math.fsum(np.maximum(resid_up, 0.0).tolist()) * (1.0 + _EPS)
         u_bar = utility_bound(self.value_low, self.value_high, self.belief,

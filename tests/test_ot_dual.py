@@ -39,7 +39,7 @@ from amm_opt.transport import TransportCertificate, pair_costs, utility_bound
 # The closed-form optima are a handful of float64 operations: relative error below 1e-15.
 CLOSED_FORM_RTOL = 1e-14
 # Two exact optima of the same LP, each recomputed from its plan with upward round-off
-# charges of (max degree + 3) eps times the masses (< 1e-12 at these sizes): see transport.py.
+# charges of (degree + 3) eps times the masses (< 1e-12 at these sizes): see transport.py.
 SAME_LP_ATOL = 1e-11
 
 
