@@ -30,7 +30,7 @@ Solvers: POT's network simplex on sparse graphs (``ot.emd`` with a ``scipy.spars
 transshipment problem becomes a transportation problem by giving every vertex a buffer
 :math:`T = \sum_p \max(m_p, 0)` on both sides with a free "stay" arc — an optimal flow without
 cycles passes at most :math:`T` through any vertex), or HiGHS on the node–arc LP
-(``scipy.optimize.linprog``). Network simplex was 9–20× faster in our measurements
+(``scipy.optimize.linprog``). Network simplex was 9–14× faster in our measurements
 (BENCHMARKS.md), hence the default.
 """
 
