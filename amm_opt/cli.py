@@ -1,0 +1,312 @@
+"""The ``amm-opt`` command line: ``solve``, ``evaluate``, ``backends``.
+
+Exit codes: 0 success, 2 bad input (a wrong flag, file or option: the message says which and how to
+fix it), 1 failure (a solver failed, or an internal error). Every subcommand is a function
+``_cmd_<name>(args) -> int`` registered in :data:`_COMMANDS` together with its parser builder.
+
+Problems come from a file (``--problem FILE``: JSON written by :func:`amm_opt.io.save_problem`, or
+hand-written TOML), from ``--paper`` (the paper's two-good instance), or from flags::
+
+    amm-opt solve --goods 2 --values beta:2:2 --belief 0.5 --adverse-selection 0.25
+    amm-opt solve --paper --backend grid_lp --set target_gap=1e-3 --out result.json --plot menu.png
+    amm-opt evaluate result.json --paper
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .distributions import Beta, Distribution, Samples, TruncatedNormal, Uniform
+from .errors import AmmOptError, BackendUnavailableError, ProblemError, SolverFailedError
+from .problem import Problem
+
+__all__ = ["build_parser", "main"]
+
+_VALUES_HELP = ("value distribution per good: uniform[:LOW:HIGH], beta:A:B[:LOW:HIGH], "
+                "normal:MEAN:STD:LOW:HIGH (truncated), samples:FILE (.npy or .csv, one row per "
+                "trader); default uniform:0:1")
+
+
+# ---------------------------------------------------------------------------- problem flags
+def _add_problem_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("problem (give --problem, --paper, or --goods with flags)")
+    group.add_argument("--problem", metavar="FILE", help="problem file (.json or .toml)")
+    group.add_argument("--paper", action="store_true",
+                       help="the paper's instance: 2 goods, U[0,1]^2, belief (1/2,1/2), [-1,1]^2")
+    group.add_argument("--goods", type=int, metavar="N", help="number of goods")
+    group.add_argument("--values", metavar="SPEC", help=_VALUES_HELP)
+    group.add_argument("--belief", metavar="C",
+                       help="market maker's belief: one number or C1,C2,..")
+    group.add_argument("--adverse-selection", type=float, metavar="LAMBDA",
+                       help="weight of the trader's value in the posterior, in [0, 1)")
+    group.add_argument("--allocation", metavar="LOW,HIGH",
+                       help="allocation box per good (write --allocation=-1,1); default -1,1")
+    group.add_argument("--selling-only", action="store_true",
+                       help="the multi-item monopolist: allocation [0,1], belief 0, no adverse "
+                            "selection")
+
+
+def _numbers(text: str, flag: str) -> list[float]:
+    try:
+        return [float(t) for t in text.split(",")]
+    except ValueError:
+        raise ProblemError("must be comma-separated numbers", field=flag, value=text,
+                           allowed="e.g. 0.5 or 0.4,0.6") from None
+
+
+def parse_values(spec: str) -> Distribution:
+    """A distribution from a ``--values`` spec (see ``amm-opt solve --help``)."""
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "samples":
+        return Samples(_read_samples(rest))
+    makers: dict[str, tuple[Callable[..., Distribution], tuple[int, ...]]] = {
+        "uniform": (Uniform, (0, 2)), "beta": (Beta, (2, 4)), "normal": (TruncatedNormal, (4,)),
+    }
+    if kind not in makers:
+        raise ProblemError("has an unknown distribution", field="--values", value=spec,
+                           allowed=_VALUES_HELP)
+    make, counts = makers[kind]
+    try:
+        params = [float(t) for t in rest.split(":")] if rest else []
+    except ValueError:
+        raise ProblemError("has a parameter that is not a number", field="--values", value=spec,
+                           allowed=_VALUES_HELP) from None
+    if len(params) not in counts:
+        raise ProblemError(f"needs {' or '.join(map(str, counts))} parameters for {kind}",
+                           field="--values", value=spec, allowed=_VALUES_HELP)
+    return make(*params)
+
+
+def _read_samples(name: str) -> np.ndarray:
+    path = Path(name)
+    try:
+        if path.suffix.lower() == ".csv":
+            return np.loadtxt(path, delimiter=",", ndmin=2)
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ProblemError(f"cannot be read ({exc})", field="--values samples:FILE", value=name,
+                           allowed="an existing .npy or .csv file, one row per trader") from None
+
+
+def problem_from_args(args: argparse.Namespace) -> Problem:
+    """The problem described by the problem flags (exactly one source)."""
+    from .io import load_problem
+
+    sources = [name for name, given in (("--problem", args.problem is not None),
+                                        ("--paper", args.paper),
+                                        ("--goods", args.goods is not None)) if given]
+    if len(sources) != 1:
+        raise ProblemError("exactly one problem source is needed", field="problem",
+                           value=sources or "none", allowed="--problem FILE, --paper, or --goods N "
+                           "with --values/--belief/...")
+    if args.problem is not None:
+        if any(v is not None for v in (args.values, args.belief, args.allocation)):
+            raise ProblemError("cannot be combined with --values/--belief/--allocation",
+                               field="--problem", value=args.problem,
+                               allowed="put those in the problem file")
+        problem = load_problem(args.problem)
+        if args.adverse_selection is None:
+            return problem
+        data = problem.to_dict() if problem.has_density else None
+        if data is None:
+            return Problem(goods=problem.goods, values=problem.values, belief=problem.belief,
+                           adverse_selection=args.adverse_selection,
+                           allocation=problem.allocation)
+        data["adverse_selection"] = args.adverse_selection
+        return Problem.from_dict(data)
+    lam = 0.0 if args.adverse_selection is None else args.adverse_selection
+    if args.paper:
+        return Problem.paper_two_goods(lam)
+    values = parse_values(args.values) if args.values else Uniform(0.0, 1.0)
+    allocation: Any = (0.0, 1.0) if args.selling_only else (-1.0, 1.0)
+    if args.allocation is not None:
+        low_high = _numbers(args.allocation, "--allocation")
+        if len(low_high) != 2:
+            raise ProblemError("must be two numbers LOW,HIGH", field="--allocation",
+                               value=args.allocation, allowed="e.g. --allocation=-1,1")
+        allocation = tuple(low_high)
+    if args.belief is not None:
+        belief: Any = _numbers(args.belief, "--belief")
+        belief = belief[0] if len(belief) == 1 else belief
+    elif args.selling_only:
+        belief = 0.0
+    else:
+        raise ProblemError("is missing", field="--belief", allowed="e.g. --belief 0.5 (or "
+                           "--selling-only for belief 0)")
+    return Problem(goods=args.goods, values=values, belief=belief, adverse_selection=lam,
+                   allocation=allocation)
+
+
+def _options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to backend options (values parsed as JSON, else kept as text)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ProblemError("must look like KEY=VALUE", field="--set", value=pair,
+                               allowed="e.g. --set steps=2000 --set lp_solver=CLARABEL")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+# ---------------------------------------------------------------------------- subcommands
+def _build_solve(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("solve", help="design a menu and bound the optimal profit",
+                       description="Solve a problem and print the menu, its evaluated profit and "
+                                   "the certified bounds.")
+    _add_problem_flags(p)
+    p.add_argument("--backend", default=None,
+                   help="engine name (see `amm-opt backends`); default: automatic choice")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="backend option, repeatable (e.g. --set steps=2000)")
+    p.add_argument("--out", metavar="FILE", help="write the result as JSON")
+    p.add_argument("--plot", metavar="FILE", help="write the allocation-region map (2 goods; "
+                                                  ".png or .svg)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar where the "
+                                                           "backend supports one")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    from . import _solve
+    from .io import result_to_json, save_result
+    from .solvers import choose_backend, get_solver_class
+
+    problem = problem_from_args(args)
+    options = _options(args.set)
+    if args.progress:
+        name = args.backend or choose_backend(problem)[0]
+        if "progress" in get_solver_class(name).option_names():
+            options.setdefault("progress", True)
+    result = _solve.solve(problem, backend=args.backend, **options)
+    print(result_to_json(result, problem) if args.json else result.summary())
+    choice = result.stats.get("backend_choice", {})
+    if choice.get("automatic") and not args.json:
+        print(f"backend chosen automatically: {choice.get('reason', '')}")
+    if args.out:
+        save_result(result, args.out, problem=problem)
+        print(f"result written to {args.out}", file=sys.stderr)
+    if args.plot:
+        _write_plot(problem, result.menu, args.plot)
+    return 0
+
+
+def _write_plot(problem: Problem, menu: Any, path: str) -> None:
+    if menu is None or problem.goods != 2:
+        print(f"no plot written: region maps need a menu on 2 goods (goods = {problem.goods}, "
+              f"menu = {'none' if menu is None else 'given'})", file=sys.stderr)
+        return
+    from .plot import plot_regions
+
+    plot_regions(problem, menu, path=path)
+    print(f"plot written to {path}", file=sys.stderr)
+
+
+def _build_evaluate(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("evaluate", help="exact expected profit of a menu on a problem",
+                       description="Evaluate a menu (a menu or result JSON file) on a problem.")
+    p.add_argument("menu", metavar="MENU", help="menu or result file (.json)")
+    _add_problem_flags(p)
+    p.add_argument("--method", default="auto",
+                   help="auto, exact, quadrature, qmc or sample-mean (default auto)")
+    p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    return p
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+    from .io import load_menu
+
+    menu = load_menu(args.menu)
+    problem = problem_from_args(args)
+    ev = evaluate(problem, menu, method=args.method)
+    if args.json:
+        print(json.dumps({"profit": ev.profit, "stderr": ev.stderr, "method": ev.method,
+                          "confidence_interval": list(ev.confidence_interval),
+                          "item_probability": ev.item_probability.tolist(),
+                          "item_profit": ev.item_profit.tolist()}, indent=2))
+        return 0
+    print(menu.table(probability=ev.item_probability, profit=ev.item_profit))
+    error = "exact" if ev.stderr == 0 else f"± {ev.stderr:.2g}"
+    print(f"expected profit: {ev.profit:.8g} ({ev.method}, {error})")
+    return 0
+
+
+def _build_backends(sub: Any) -> argparse.ArgumentParser:
+    return sub.add_parser("backends", help="list the engines, whether each is usable here, and "
+                                           "how to install the missing ones")
+
+
+def _cmd_backends(args: argparse.Namespace) -> int:
+    from .solvers import SOLVERS, get_solver_class
+
+    rows = [("backend", "usable", "gives", "status / install hint", "what it does")]
+    for name in SOLVERS:
+        cls = get_solver_class(name)
+        usable, why = cls.availability()
+        gives = "+".join(w for w, on in (("menu", cls.provides_menu),
+                                         ("upper bound", cls.provides_upper)) if on)
+        rows.append((name, "yes" if usable else "no", gives, why, cls.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  "
+              + row[4])
+    return 0
+
+
+_COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
+                           Callable[[argparse.Namespace], int]]] = {
+    "solve": (_build_solve, _cmd_solve),
+    "evaluate": (_build_evaluate, _cmd_evaluate),
+    "backends": (_build_backends, _cmd_backends),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``amm-opt`` argument parser with every registered subcommand."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="amm-opt", description="Profit-optimal multi-good market makers with certified "
+                                    "bounds.")
+    parser.add_argument("--version", action="version", version=f"amm-opt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (build, run) in _COMMANDS.items():
+        build(sub).set_defaults(run=run, command=name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``amm-opt``; returns the exit code (0 ok, 2 bad input, 1 failure)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    try:
+        return int(args.run(args))
+    except SolverFailedError as exc:
+        print(f"amm-opt {args.command}: solver failure: {exc}", file=sys.stderr)
+        return 1
+    except BackendUnavailableError as exc:
+        print(f"amm-opt {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except AmmOptError as exc:
+        print(f"amm-opt {args.command}: bad input: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
