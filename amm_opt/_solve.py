@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import replace
 from typing import Any
 
-from .errors import InaccurateSolutionWarning, OptionError, SolverFailedError
+from .errors import AmmOptError, InaccurateSolutionWarning, OptionError, SolverFailedError
 from .problem import Problem
-from .result import Result, Status
+from .result import Bounds, Result, Status
 
 __all__ = ["solve"]
 
@@ -30,7 +31,11 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
     problem : Problem
     backend : str, Solver or None
         A registered name (case-insensitive; ``amm-opt backends`` lists them), a configured solver
-        instance, or None for the automatic choice (recorded in ``Result.stats['backend_choice']``).
+        instance, or None for the automatic choice (:data:`amm_opt.solvers.AUTO_RULE`): the menu
+        engine is ``grid_lp`` for a density and at most two goods, else ``rochetnet``, else
+        ``separate``; when it certifies no upper bound and the values have a density with at most
+        three goods, ``ot_dual`` adds one. Recorded in ``Result.stats['backend_choice']`` and
+        explained in ``Result.stats['auto_choice']``; ``**options`` go to the menu engine.
     check : bool
         Verify the menu fits the problem and that ``bounds.lower <= bounds.upper`` within the
         lower bound's error; a violation raises :class:`SolverFailedError`.
@@ -61,7 +66,10 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
     stats.setdefault("total_seconds", time.perf_counter() - start)
     stats["backend_choice"] = {"backend": solver.name, "reason": reason,
                                "automatic": backend is None}
-    result = Result(menu=result.menu, profit=result.profit, bounds=result.bounds,
+    bounds = result.bounds
+    if backend is None and result.status.usable:
+        bounds, stats["auto_choice"] = _auto_upper(problem, solver.name, reason, bounds)
+    result = Result(menu=result.menu, profit=result.profit, bounds=bounds,
                     status=result.status, backend=result.backend, stats=stats,
                     evaluation=result.evaluation)
     if result.status is Status.FAILED or result.status is Status.INFEASIBLE:
@@ -74,6 +82,40 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
     if check:
         _check(problem, result)
     return result
+
+
+def _auto_upper(problem: Problem, menu_backend: str, menu_reason: str,
+                bounds: Bounds) -> tuple[Bounds, dict[str, Any]]:
+    """Add the automatic rule's upper bound to ``bounds``; explain every step.
+
+    A failing bound engine never costs the user the menu: its error is recorded, not raised.
+    """
+    from .solvers import AUTO_RULE, choose_upper_backend, make_solver
+
+    name, upper_options, why = choose_upper_backend(problem, menu_backend)
+    info: dict[str, Any] = {"rule": AUTO_RULE, "menu_backend": menu_backend,
+                            "menu_reason": menu_reason, "upper_backend": name,
+                            "upper_reason": why, "upper_options": upper_options}
+    if name is None or bounds.upper is not None:
+        return bounds, info
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            upper_solver, _ = make_solver(name, problem, **upper_options)
+            upper = upper_solver.solve(problem)
+    except AmmOptError as exc:
+        info["upper_error"] = f"{type(exc).__name__}: {exc}"
+        return bounds, info
+    info["upper_seconds"] = time.perf_counter() - start
+    info["upper_status"] = upper.status.value
+    if caught:
+        info["upper_warnings"] = [str(w.message) for w in caught]
+    if not upper.status.usable or upper.bounds.upper is None:
+        info["upper_error"] = f"{name} finished {upper.status.value} without a usable bound"
+        return bounds, info
+    return replace(bounds, upper=upper.bounds.upper,
+                   upper_method=f"{name}: {upper.bounds.upper_method}"), info
 
 
 def _check(problem: Problem, result: Result) -> None:
