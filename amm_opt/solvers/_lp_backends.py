@@ -1,0 +1,359 @@
+"""LP solver interfaces for the grid LP: direct HiGHS (incremental, warm started), SciPy's HiGHS,
+and cvxpy (HIGHS, CLARABEL, SCS, MOSEK).
+
+Every interface solves :math:`\\max q^\\top z` s.t. :math:`Az \\le 0`, :math:`lo \\le z \\le hi`
+and returns the primal point and row duals :math:`y \\ge 0` of the maximisation (sign conventions
+of each solver are converted here). Duals are only ever used through
+:func:`amm_opt.solvers._lp_model.certified_bound`, which is valid for any :math:`y`.
+All solver modules are imported lazily, inside the functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from ..result import Status, status_from_table
+from ._lp_model import LPData, pair_rows
+
+__all__ = ["CVXPY_SOLVERS", "INTERFACES", "LPSolution", "make_interface",
+           "mosek_availability"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+CVXPY_SOLVERS = ("HIGHS", "CLARABEL", "SCS", "MOSEK")
+INTERFACES = ("auto", "highspy", "scipy", "cvxpy")
+
+
+@dataclass
+class LPSolution:
+    """One LP solve: status, primal ``z`` (or None), row duals ``y`` of the max problem."""
+
+    status: Status
+    raw_status: str
+    z: FloatArray | None
+    y: FloatArray | None
+    seconds: float
+    iterations: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class _Rows:
+    """Pair rows accumulated in CSR pieces (for interfaces that rebuild the model)."""
+
+    def __init__(self, data: LPData) -> None:
+        self.data = data
+        self.blocks: list[sp.csr_matrix] = []
+        self.ends: list[tuple[IntArray, IntArray]] = []
+        self.count = 0
+
+    def add(self, i: IntArray, j: IntArray) -> sp.csr_matrix:
+        from ._lp_model import pair_matrix
+
+        block = pair_matrix(self.data.points, i, j)
+        self.blocks.append(block)
+        self.ends.append((np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)))
+        self.count += block.shape[0]
+        return block
+
+    def pairs(self) -> tuple[IntArray, IntArray]:
+        """``(i, j)`` of every row, in row order."""
+        if not self.ends:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        if len(self.ends) > 1:
+            self.ends = [(np.concatenate([e[0] for e in self.ends]),
+                          np.concatenate([e[1] for e in self.ends]))]
+        return self.ends[0]
+
+    def matrix(self) -> sp.csr_matrix:
+        if not self.blocks:
+            return sp.csr_matrix((0, self.data.columns))
+        if len(self.blocks) > 1:
+            self.blocks = [sp.vstack(self.blocks, format="csr")]
+        return self.blocks[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Direct HiGHS through highspy: the model lives in the solver, rows are appended, and the dual
+# simplex restarts from the previous basis (warm start).
+# ---------------------------------------------------------------------------------------------
+def _highs_table() -> dict[Any, Status]:
+    import highspy
+
+    ms = highspy.HighsModelStatus
+    return {ms.kOptimal: Status.OPTIMAL, ms.kTimeLimit: Status.TIME_LIMIT,
+            ms.kIterationLimit: Status.ITERATION_LIMIT, ms.kInfeasible: Status.INFEASIBLE,
+            ms.kUnknown: Status.INACCURATE}
+
+
+def _new_highs() -> Any:
+    import highspy
+
+    # The public ``Highs()`` wrapper prints HiGHS's banner to stdout while it sets up Python
+    # callbacks (which we do not use) before any option can be set; the core object it wraps does
+    # not. Fall back to the public class if a future highspy moves the core.
+    core = getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = core() if core is not None else highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+class HighspyLP:
+    """Incremental LP in a ``highspy`` model (rows appended, warm-started dual simplex)."""
+
+    name = "highspy"
+
+    def __init__(self, data: LPData, method: str = "simplex", verbose: bool = False) -> None:
+        import highspy
+
+        self.data = data
+        self.rows = _Rows(data)
+        h = _new_highs()
+        if verbose:
+            h.setOptionValue("output_flag", True)
+        h.setOptionValue("solver", method)
+        lp = highspy.HighsLp()
+        lp.num_col_ = data.columns
+        lp.num_row_ = 0
+        lp.col_cost_ = -data.cost                      # HiGHS minimises
+        lp.col_lower_ = data.lower
+        lp.col_upper_ = data.upper
+        h.passModel(lp)
+        self.h = h
+
+    def add(self, i: IntArray, j: IntArray) -> None:
+        if len(i) == 0:
+            return
+        self.rows.add(i, j)
+        cols, vals = pair_rows(self.data.points, i, j)
+        m, width = cols.shape
+        starts = (np.arange(m, dtype=np.int64) * width).astype(np.int32)
+        self.h.addRows(m, np.full(m, -np.inf), np.zeros(m), cols.size, starts,
+                       cols.ravel().astype(np.int32), vals.ravel())
+
+    def solve(self, time_limit: float | None) -> LPSolution:
+        h = self.h
+        h.setOptionValue("time_limit", float(time_limit) if time_limit else np.inf)
+        start = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - start
+        raw = h.getModelStatus()
+        status = status_from_table(raw, _highs_table())
+        sol = h.getSolution()
+        z = np.asarray(sol.col_value, dtype=np.float64) if sol.value_valid else None
+        # min -q.z with rows A z <= 0: HiGHS row duals are <= 0; the max problem's y = -dual.
+        y = -np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else None
+        info = h.getInfo()
+        return LPSolution(status, h.modelStatusToString(raw), z, y, seconds,
+                          int(info.simplex_iteration_count),
+                          {"ipm_iterations": int(info.ipm_iteration_count)})
+
+    def matrix(self) -> sp.csr_matrix:
+        return self.rows.matrix()
+
+    def pairs(self) -> tuple[IntArray, IntArray]:
+        return self.rows.pairs()
+
+
+# ---------------------------------------------------------------------------------------------
+# SciPy's bundled HiGHS (always available; no warm start: each round re-solves).
+# ---------------------------------------------------------------------------------------------
+_SCIPY_TABLE = {0: Status.OPTIMAL, 1: Status.ITERATION_LIMIT, 2: Status.INFEASIBLE,
+                4: Status.INACCURATE}
+
+
+class ScipyLP:
+    """``scipy.optimize.linprog(method='highs')`` on the accumulated rows."""
+
+    name = "scipy"
+
+    def __init__(self, data: LPData, method: str = "simplex", verbose: bool = False) -> None:
+        self.data = data
+        self.rows = _Rows(data)
+        self.method = {"simplex": "highs-ds", "ipm": "highs-ipm"}.get(method, "highs")
+        self.verbose = verbose
+
+    def add(self, i: IntArray, j: IntArray) -> None:
+        if len(i):
+            self.rows.add(i, j)
+
+    def solve(self, time_limit: float | None) -> LPSolution:
+        from scipy.optimize import linprog
+
+        d = self.data
+        a = self.rows.matrix()
+        options: dict[str, Any] = {"disp": self.verbose}
+        if time_limit:
+            options["time_limit"] = float(time_limit)
+        start = time.perf_counter()
+        res = linprog(-d.cost, A_ub=a if a.shape[0] else None,
+                      b_ub=np.zeros(a.shape[0]) if a.shape[0] else None,
+                      bounds=np.column_stack([d.lower, d.upper]), method=self.method,
+                      options=options)
+        seconds = time.perf_counter() - start
+        status = status_from_table(res.status, _SCIPY_TABLE)
+        if status is Status.ITERATION_LIMIT and time_limit and seconds >= 0.99 * time_limit:
+            status = Status.TIME_LIMIT
+        z = np.asarray(res.x, dtype=np.float64) if res.x is not None else None
+        y = None
+        ineq = getattr(res, "ineqlin", None)
+        if a.shape[0] and ineq is not None and getattr(ineq, "marginals", None) is not None:
+            y = -np.asarray(ineq.marginals, dtype=np.float64)    # min problem: marginals <= 0
+        return LPSolution(status, f"{res.status}: {res.message}", z, y, seconds,
+                          int(getattr(res, "nit", 0) or 0))
+
+    def matrix(self) -> sp.csr_matrix:
+        return self.rows.matrix()
+
+    def pairs(self) -> tuple[IntArray, IntArray]:
+        return self.rows.pairs()
+
+
+# ---------------------------------------------------------------------------------------------
+# cvxpy (the model is rebuilt at every round: no warm start)
+# ---------------------------------------------------------------------------------------------
+def _cvxpy_table() -> dict[Any, Status]:
+    import cvxpy as cp
+
+    return {cp.OPTIMAL: Status.OPTIMAL, cp.OPTIMAL_INACCURATE: Status.INACCURATE,
+            cp.USER_LIMIT: Status.ITERATION_LIMIT, cp.INFEASIBLE: Status.INFEASIBLE,
+            cp.INFEASIBLE_INACCURATE: Status.INFEASIBLE}
+
+
+def _time_options(solver: str, time_limit: float | None) -> dict[str, Any]:
+    if not time_limit:
+        return {}
+    t = float(time_limit)
+    return {"HIGHS": {"time_limit": t}, "CLARABEL": {"time_limit": t},
+            "SCS": {"time_limit_secs": t},
+            "MOSEK": {"mosek_params": {"MSK_DPAR_OPTIMIZER_MAX_TIME": t}}}[solver]
+
+
+class CvxpyLP:
+    """The same LP through cvxpy with one of :data:`CVXPY_SOLVERS`."""
+
+    name = "cvxpy"
+
+    def __init__(self, data: LPData, solver: str = "HIGHS", verbose: bool = False) -> None:
+        self.data = data
+        self.rows = _Rows(data)
+        self.solver = solver
+        self.verbose = verbose
+
+    def add(self, i: IntArray, j: IntArray) -> None:
+        if len(i):
+            self.rows.add(i, j)
+
+    def solve(self, time_limit: float | None) -> LPSolution:
+        import cvxpy as cp
+
+        d = self.data
+        a = self.rows.matrix()
+        z = cp.Variable(d.columns)
+        rows = a @ z <= 0
+        prob = cp.Problem(cp.Maximize(d.cost @ z), [rows, z >= d.lower, z <= d.upper])
+        start = time.perf_counter()
+        try:
+            prob.solve(solver=self.solver, verbose=self.verbose,
+                       **_time_options(self.solver, time_limit))
+        except cp.error.SolverError as exc:
+            return LPSolution(Status.FAILED, f"solver error: {exc}", None, None,
+                              time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        status = status_from_table(prob.status, _cvxpy_table())
+        zval = None if z.value is None else np.asarray(z.value, dtype=np.float64)
+        yval = None if rows.dual_value is None else np.asarray(rows.dual_value,
+                                                               dtype=np.float64).ravel()
+        stats = prob.solver_stats
+        iters = int(stats.num_iters) if stats is not None and stats.num_iters is not None else 0
+        return LPSolution(status, str(prob.status), zval, yval, seconds, iters)
+
+    def matrix(self) -> sp.csr_matrix:
+        return self.rows.matrix()
+
+    def pairs(self) -> tuple[IntArray, IntArray]:
+        return self.rows.pairs()
+
+
+# ---------------------------------------------------------------------------------------------
+# Availability
+# ---------------------------------------------------------------------------------------------
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _mosek_installed() -> bool:
+    return _installed("mosek")
+
+
+def _mosek_tiny_solve() -> None:
+    """Solve a one-variable LP with MOSEK through cvxpy (raises if MOSEK cannot solve)."""
+    import cvxpy as cp
+
+    x = cp.Variable()
+    prob = cp.Problem(cp.Minimize(x), [x >= 1])
+    prob.solve(solver="MOSEK")
+    if prob.status != cp.OPTIMAL or abs(float(x.value) - 1.0) > 1e-6:
+        raise RuntimeError(f"MOSEK returned status {prob.status} on a one-variable test LP")
+
+
+@functools.lru_cache(maxsize=1)
+def mosek_availability() -> tuple[bool, str]:
+    """``(usable, why)`` for MOSEK, probed once with a tiny solve (cached)."""
+    if not _mosek_installed():
+        return False, "MOSEK is not installed: pip install 'amm-opt[mosek]' (and a licence)"
+    if not _installed("cvxpy"):
+        return False, "MOSEK is used through cvxpy, which is missing: pip install 'amm-opt[lp]'"
+    try:
+        _mosek_tiny_solve()
+    except Exception as exc:  # MOSEK raises its own error types; report any of them in words
+        text = str(exc)
+        if "licen" in text.lower():
+            return False, f"MOSEK is installed but not licensed ({text.strip()[:200]})"
+        return False, f"MOSEK is installed but a test solve failed ({text.strip()[:200]})"
+    return True, "MOSEK is installed and licensed"
+
+
+def interface_availability(interface: str, lp_solver: str) -> tuple[bool, str]:
+    """Whether the requested interface/solver pair can run here, and why not."""
+    if interface == "highspy":
+        if not _installed("highspy"):
+            return False, "highspy is not installed: pip install 'amm-opt[lp]'"
+        return True, "highspy"
+    if interface == "scipy":
+        return True, "scipy"
+    if not _installed("cvxpy"):
+        return False, "cvxpy is not installed: pip install 'amm-opt[lp]'"
+    if lp_solver == "MOSEK":
+        return mosek_availability()
+    module = {"HIGHS": "highspy", "CLARABEL": "clarabel", "SCS": "scs"}[lp_solver]
+    if not _installed(module):
+        return False, f"{module} (for lp_solver={lp_solver!r}) is not installed: " \
+                      "pip install 'amm-opt[lp]'"
+    return True, "cvxpy"
+
+
+def resolve_interface(interface: str, lp_solver: str) -> str:
+    """``auto``: direct highspy for HIGHS when installed, else SciPy's HiGHS; cvxpy otherwise."""
+    if interface != "auto":
+        return interface
+    if lp_solver == "HIGHS":
+        return "highspy" if _installed("highspy") else "scipy"
+    return "cvxpy"
+
+
+def make_interface(interface: str, data: LPData, lp_solver: str, highs_method: str,
+                   verbose: bool) -> HighspyLP | ScipyLP | CvxpyLP:
+    if interface == "highspy":
+        return HighspyLP(data, highs_method, verbose)
+    if interface == "scipy":
+        return ScipyLP(data, highs_method, verbose)
+    return CvxpyLP(data, lp_solver, verbose)

@@ -1,0 +1,334 @@
+r"""The grid LP of MATH §3 as matrices, its certified dual bound, and the separation of cuts.
+
+Variables at each point :math:`P_i` (mesh corners, barycentres, the belief): the utility
+:math:`u_i` and a gradient :math:`g_i \in X`. Column layout:
+``z = (u_0..u_{N-1}, g_0, ..., g_{N-1})`` with ``g_i`` at columns ``N + i n + d``. The LP is
+
+.. math::
+
+    \max_z\; m^\top u \quad\text{s.t.}\quad
+    u_i - u_j + g_i\cdot(P_j - P_i) \le 0 \;\; ((i, j) \in \mathcal{E}),\qquad
+    0 \le u_i \le \sigma_X(P_i - c),\; u_c = 0,\; l \le g_i \le h,
+
+a relaxation of the feasible utilities for **any** pair set :math:`\mathcal{E}` (MATH §3).
+Writing it as :math:`\max\, q^\top z` s.t. :math:`Az \le 0`, :math:`lo \le z \le hi`, weak duality
+with box constraints gives, for every :math:`y \ge 0`,
+
+.. math::
+
+    q^\top z = y^\top A z + r^\top z \le \sum_j \max(lo_j r_j,\, hi_j r_j), \qquad
+    r = q - A^\top y ,
+
+whatever the quality of :math:`y`: :func:`certified_bound` evaluates it for the LP solver's duals
+(clipped to :math:`y \ge 0`) with a rigorous allowance for floating-point round-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from ..problem import Problem
+from ._lp_mesh import MeshPoints
+
+__all__ = ["LPData", "all_pairs", "certified_bound", "find_cuts", "initial_pairs",
+           "pair_keys", "pair_matrix"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+_EPS = float(np.finfo(np.float64).eps) / 2          # unit round-off u = 2**-53
+_CHUNK_ENTRIES = 1 << 22                             # points x pieces per separation block
+
+
+def _gamma(k: int) -> float:
+    """Higham's :math:`\\gamma_k = k u / (1 - k u)`: relative error bound of k float operations."""
+    return k * _EPS / (1.0 - k * _EPS)
+
+
+@dataclass(frozen=True)
+class LPData:
+    """Cost and bounds of the grid LP on one point set (the pair rows are added separately).
+
+    Attributes
+    ----------
+    points : array of shape (N, n)
+    masses : array of shape (N,)
+    belief_index : int
+    lower, upper : arrays of shape (N (n + 1),)
+        Column bounds ``lo``, ``hi``.
+    cost : array of shape (N (n + 1),)
+        Objective ``q`` (maximised): the masses on the ``u`` columns, 0 on the ``g`` columns.
+    u_max : float
+        :math:`\\max_V \\sigma_X(v - c)`: a bound on every feasible utility on the box.
+    quadrature_error : float
+        Estimated error of the masses (added to the certified bound times ``u_max``).
+    value_scale : float
+        :math:`\\sum_d \\max(|a_d|, |b_d|)` over the value box (scale of coordinate round-off).
+    """
+
+    points: FloatArray
+    masses: FloatArray
+    belief_index: int
+    lower: FloatArray
+    upper: FloatArray
+    cost: FloatArray
+    u_max: float
+    quadrature_error: float
+    value_scale: float
+
+    @property
+    def size(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def goods(self) -> int:
+        return int(self.points.shape[1])
+
+    @property
+    def columns(self) -> int:
+        return self.size * (self.goods + 1)
+
+    @classmethod
+    def build(cls, problem: Problem, mp: MeshPoints) -> LPData:
+        pts, n = mp.points, mp.points.shape[1]
+        count = len(pts)
+        c = np.asarray(problem.belief, dtype=np.float64)
+        # sigma_X(P - c) rounded upwards (a relative 8u margin covers the subtraction, the
+        # products and the n-term sum), so that every feasible utility satisfies u <= upper.
+        cap = problem.support_function(pts - c)
+        cap = cap * (1.0 + 8 * (n + 2) * _EPS) + np.finfo(np.float64).tiny
+        cap[mp.belief_index] = 0.0                                   # u(c) = 0
+        lower = np.concatenate([np.zeros(count), np.tile(problem.allocation_low, count)])
+        upper = np.concatenate([cap, np.tile(problem.allocation_high, count)])
+        cost = np.concatenate([mp.masses, np.zeros(count * n)])
+        corners = np.array(np.meshgrid(*zip(problem.value_low, problem.value_high,
+                                            strict=True), indexing="ij")).reshape(n, -1).T
+        u_max = float(problem.support_function(corners - c).max()) * (1.0 + 8 * (n + 2) * _EPS)
+        scale = float(np.maximum(np.abs(problem.value_low), np.abs(problem.value_high)).sum())
+        return cls(pts, mp.masses, mp.belief_index, lower, upper, cost, u_max,
+                   mp.quadrature_error, scale)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pair rows
+# ---------------------------------------------------------------------------------------------
+def pair_keys(i: IntArray, j: IntArray, count: int) -> IntArray:
+    """A unique int64 key per ordered pair (i, j)."""
+    return np.asarray(i, dtype=np.int64) * count + np.asarray(j, dtype=np.int64)
+
+
+def pair_rows(points: FloatArray, i: IntArray, j: IntArray
+              ) -> tuple[IntArray, FloatArray]:
+    """Column indices and values of rows ``u_i - u_j + g_i.(P_j - P_i) <= 0``, each (m, n + 2)."""
+    count, n = points.shape
+    diff = points[j] - points[i]
+    cols = np.column_stack([i, j, count + np.asarray(i, dtype=np.int64)[:, None] * n
+                            + np.arange(n)[None, :]]).astype(np.int64)
+    vals = np.column_stack([np.ones(len(i)), -np.ones(len(i)), diff])
+    return cols, vals
+
+
+def pair_matrix(points: FloatArray, i: IntArray, j: IntArray) -> sp.csr_matrix:
+    """The rows of :func:`pair_rows` as a CSR matrix of shape (m, N (n + 1))."""
+    count, n = points.shape
+    cols, vals = pair_rows(points, i, j)
+    width = n + 2
+    indptr = np.arange(len(i) + 1, dtype=np.int64) * width
+    return sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(len(i), count * (n + 1)))
+
+
+def initial_pairs(points: FloatArray, neighbours: int) -> tuple[IntArray, IntArray]:
+    """Both orientations of every k-nearest-neighbour pair (k-d tree; no all-pairs work)."""
+    count = len(points)
+    k = min(neighbours, count - 1)
+    if k < 1:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    _, nb = cKDTree(points).query(points, k=k + 1)
+    src = np.repeat(np.arange(count, dtype=np.int64), k + 1)
+    dst = np.asarray(nb, dtype=np.int64).ravel()
+    keep = src != dst
+    src, dst = src[keep], dst[keep]
+    keys = np.unique(np.concatenate([pair_keys(src, dst, count), pair_keys(dst, src, count)]))
+    return keys // count, keys % count
+
+
+def all_pairs(count: int) -> tuple[IntArray, IntArray]:
+    """Every ordered pair ``i != j`` (the full LP of MATH §3)."""
+    i, j = np.meshgrid(np.arange(count, dtype=np.int64), np.arange(count, dtype=np.int64),
+                       indexing="ij")
+    keep = i != j
+    return i[keep], j[keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# The certified bound
+# ---------------------------------------------------------------------------------------------
+def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | None
+                    ) -> tuple[float, dict[str, Any]]:
+    r"""Certified upper bound on the LP (hence on the optimal profit) from any row duals.
+
+    .. math::
+
+        \overline{\Pi} = \sum_j \max(lo_j r_j, hi_j r_j) + \text{round-off allowance}
+        + \varepsilon_{quad}\, \bar u, \qquad r = q - A^\top \max(y, 0).
+
+    Valid for **every** ``y``: an optimal dual gives the LP value, an inaccurate or infeasible
+    one (solver tolerance, time limit) a larger but still valid number, and ``y = None`` (no
+    duals) the trivial bound :math:`\sum_j \max(0, m_j)\,\sigma_X(P_j - c)`.
+
+    Round-off: with :math:`K` the largest number of nonzeros in a column, each computed
+    :math:`\hat r_j` differs from the exact :math:`r_j` (the stored float points and masses
+    *are* the data; the coefficients :math:`P_j - P_i` are rounded once) by at most
+    :math:`\gamma_{K+3}(|q_j| + (|A|^\top y)_j)`, which changes the j-th term by at most
+    :math:`\max(|lo_j|, |hi_j|)` times that; summing the terms adds at most
+    :math:`\gamma_{N+1} \sum_j |t_j|`. Barycentres are stored rounded: Jensen holds at the
+    exact one, and :math:`u` is Lipschitz with constant :math:`\max_i \max(|l_i|, |h_i|)` per
+    coordinate, and a barycentre (a ratio of Gauss sums of a few dozen terms) is within
+    :math:`256\,u_{unit} \max(|a_d|, |b_d|)` of the exact one in each coordinate :math:`d`: that
+    times the Lipschitz constant per unit of negative mass covers it. The total is rounded up
+    by one ulp. ``quadrature_error`` times :math:`\bar u` covers the estimated
+    error of the masses.
+
+    Parameters
+    ----------
+    data : LPData
+    matrix : sparse matrix of shape (rows, N (n + 1))
+        All pair rows of the LP.
+    duals : array of shape (rows,) or None
+        Row duals of the maximisation (any sign: negative entries are clipped to 0).
+    """
+    rows = matrix.shape[0]
+    if duals is None or rows == 0:
+        y = np.zeros(rows)
+    else:
+        y = np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
+                                     neginf=0.0), 0.0)
+    csr = sp.csr_matrix(matrix)
+    at_y = csr.T @ y if rows else np.zeros(data.columns)
+    r = data.cost - at_y
+    terms = np.maximum(data.lower * r, data.upper * r)
+    raw = float(terms.sum())
+    col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
+    abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
+    box = np.maximum(np.abs(data.lower), np.abs(data.upper))
+    lipschitz = float(np.max(np.maximum(np.abs(data.lower[data.size:]),
+                                        np.abs(data.upper[data.size:])), initial=0.0))
+    negative = float(np.maximum(-data.masses, 0.0).sum())
+    position = 256 * _EPS * lipschitz * data.value_scale * negative
+    allowance = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
+                 + _gamma(len(terms) + 1) * float(np.abs(terms).sum()) + position)
+    quad = data.quadrature_error * data.u_max
+    bound = float(np.nextafter(raw + allowance + quad, np.inf))
+    return bound, {"raw": raw, "roundoff_allowance": allowance, "quadrature_allowance": quad,
+                   "box_term": float(np.maximum(r, 0.0) @ data.upper),
+                   "negative_duals_clipped": 0 if duals is None else
+                   int((np.asarray(duals) < 0).sum()),
+                   "duals": duals is not None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Separation
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cuts:
+    """Violated pairs found by :func:`find_cuts`.
+
+    Attributes
+    ----------
+    i, j : arrays of shape (m,)
+        New rows ``u_j >= u_i + g_i.(P_j - P_i)``.
+    max_violation : float
+        Largest violation :math:`\\max_{i,j} u_i + g_i\\cdot(P_j - P_i) - u_j` over **all** pairs.
+    violated_points : int
+        Points ``j`` below the max of the tangent planes by more than the tolerance.
+    pieces : int
+        Distinct tangent planes of the current solution.
+    """
+
+    i: IntArray
+    j: IntArray
+    max_violation: float
+    violated_points: int
+    pieces: int
+
+
+def tangent_pieces(points: FloatArray, u: FloatArray, g: FloatArray
+                   ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Distinct planes ``a + g.v`` of the solution: ``(G (K, n), A (K,), first (K,), inv (N,))``.
+
+    ``first[k]`` is a point whose plane is piece ``k``; ``inv[i]`` is the piece of point ``i``.
+    """
+    a = u - np.einsum("ij,ij->i", g, points)
+    key = np.column_stack([g, a])
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return g[first], a[first], first.astype(np.int64), inv.ravel().astype(np.int64)
+
+
+def upper_envelope(points: FloatArray, gk: FloatArray, ak: FloatArray
+                   ) -> tuple[FloatArray, IntArray]:
+    """``max_k a_k + g_k.v`` and its argmax at every point (chunked), shapes (N,), (N,)."""
+    count = len(points)
+    best = np.empty(count)
+    arg = np.empty(count, dtype=np.int64)
+    rows = max(1, _CHUNK_ENTRIES // max(1, len(ak)))
+    for s in range(0, count, rows):
+        block = points[s:s + rows] @ gk.T + ak
+        arg[s:s + rows] = block.argmax(axis=1)
+        best[s:s + rows] = block[np.arange(len(block)), arg[s:s + rows]]
+    return best, arg
+
+
+def find_cuts(points: FloatArray, u: FloatArray, g: FloatArray, tol: float, max_cuts: int,
+              existing: IntArray) -> Cuts:
+    r"""Most violated convexity pairs of a solution, over **all** ordered pairs.
+
+    For each point :math:`j` the worst pair is :math:`(i^*, j)` with :math:`i^*` maximising the
+    tangent plane :math:`u_i + g_i\cdot(P_j - P_i)` at :math:`P_j` (the upper envelope of the
+    distinct planes, evaluated in chunks: work O(N K), K distinct planes, never O(N^2) memory).
+    For each violating plane, every point that carries it also gets its worst pair (they share
+    it), so a whole cluster of wrong gradients is corrected in one round. Pairs already in the LP
+    (``existing``, sorted keys) are skipped; at most ``max_cuts`` are returned, the most
+    violated first.
+    """
+    count = len(points)
+    gk, ak, first, inv = tangent_pieces(points, u, g)
+    env, arg = upper_envelope(points, gk, ak)
+    viol = env - u
+    bad = viol > tol
+    max_violation = float(viol.max(initial=0.0))
+    if not bad.any():
+        return Cuts(np.empty(0, np.int64), np.empty(0, np.int64), max_violation, 0, len(ak))
+    jj = np.flatnonzero(bad)
+    # (a) per point j: the plane's owner point.
+    cand_i = [first[arg[jj]]]
+    cand_j = [jj]
+    cand_v = [viol[jj]]
+    # (b) per violating plane k: its worst point j*_k, for every point carrying plane k.
+    piece = arg[jj]
+    order = np.lexsort((-viol[jj], piece))
+    piece_sorted = piece[order]
+    lead = np.r_[True, piece_sorted[1:] != piece_sorted[:-1]]
+    worst_j = np.full(len(ak), -1, dtype=np.int64)
+    worst_v = np.zeros(len(ak))
+    worst_j[piece_sorted[lead]] = jj[order][lead]
+    worst_v[piece_sorted[lead]] = viol[jj][order][lead]
+    carriers = np.flatnonzero(worst_j[inv] >= 0)
+    cand_i.append(carriers)
+    cand_j.append(worst_j[inv[carriers]])
+    cand_v.append(worst_v[inv[carriers]])
+    ci, cj, cv = (np.concatenate(cand_i), np.concatenate(cand_j), np.concatenate(cand_v))
+    keys = pair_keys(ci, cj, count)
+    keep = (ci != cj) & ~np.isin(keys, existing, assume_unique=False)
+    keys, cv = keys[keep], cv[keep]
+    keys, pos = np.unique(keys, return_index=True)
+    cv = cv[pos]
+    if len(keys) > max_cuts:
+        top = np.argpartition(-cv, max_cuts - 1)[:max_cuts]
+        keys = keys[top]
+    return Cuts(keys // count, keys % count, max_violation, int(bad.sum()), len(ak))
