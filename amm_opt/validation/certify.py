@@ -54,6 +54,9 @@ class Check:
     passed: bool
     detail: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passed", bool(self.passed))  # numpy bools are not JSON
+
     def __str__(self) -> str:
         return f"[{'ok' if self.passed else 'FAIL'}] {self.name}: {self.detail}"
 
