@@ -1,7 +1,9 @@
-"""The ``amm-opt`` command line: ``solve``, ``evaluate``, ``backends``.
+"""The ``amm-opt`` command line: ``solve``, ``evaluate``, ``backends``, ``certify``, ``compare``,
+``plot``.
 
 Exit codes: 0 success, 2 bad input (a wrong flag, file or option: the message says which and how to
-fix it), 1 failure (a solver failed, or an internal error). Every subcommand is a function
+fix it), 1 failure (a solver failed, or an internal error; for ``certify`` a bracket that does
+not hold, for ``compare`` a regression beyond the tolerances). Every subcommand is a function
 ``_cmd_<name>(args) -> int`` registered in :data:`_COMMANDS` together with its parser builder.
 
 Problems come from a file (``--problem FILE``: JSON written by :func:`amm_opt.io.save_problem`, or
@@ -266,11 +268,177 @@ def _cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- validation commands
+def _problem_given(args: argparse.Namespace) -> bool:
+    return args.problem is not None or args.paper or args.goods is not None
+
+
+def _read_menu_file(path: str) -> tuple[Any, Problem | None]:
+    """A menu from a menu, result or golden file, and the problem stored with it (if any)."""
+    from .io import load_menu
+    from .validation import load_golden
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None  # load_menu reports unreadable or malformed files with the right message
+    if isinstance(data, dict) and data.get("format") == "amm_opt.golden":
+        golden = load_golden(path)
+        return golden.menu, golden.problem
+    menu = load_menu(path)
+    stored = data.get("problem") if isinstance(data, dict) else None
+    return menu, (Problem.from_dict(stored) if isinstance(stored, dict) else None)
+
+
+def _resolve_problem(args: argparse.Namespace, stored: Problem | None, what: str) -> Problem:
+    if _problem_given(args) or stored is None:
+        if not _problem_given(args):
+            raise ProblemError(f"is needed: {what} holds no problem", field="problem",
+                               value="none", allowed="--problem FILE, --paper, or --goods N ...")
+        return problem_from_args(args)
+    if args.adverse_selection is not None:  # the stored problem at another lambda
+        data = stored.to_dict()
+        data["adverse_selection"] = args.adverse_selection
+        return Problem.from_dict(data)
+    return stored
+
+
+def _upper_spec(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _build_certify(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("certify", help="bracket the optimum with a menu's profit and an upper "
+                                       "bound; check the menu",
+                       description="Evaluate a menu (menu, result or golden file) exactly, get "
+                                   "an upper bound from an engine or a number, check the menu "
+                                   "(allocation box, IR, IC, u(c) = 0) and print a verdict. "
+                                   "Exit 0 when the bracket holds, 1 when the menu is infeasible "
+                                   "or its profit exceeds the upper bound.")
+    p.add_argument("menu", metavar="MENU", help="menu, result or golden file (.json)")
+    _add_problem_flags(p)
+    p.add_argument("--upper", metavar="ENGINE|NUMBER",
+                   help="engine that certifies an upper bound (grid_lp, ot_dual) or a number; "
+                        "default: none (lower bound and checks only)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="option of the --upper engine, repeatable (e.g. --set grid=64)")
+    p.add_argument("--json", action="store_true", help="print the certificate as JSON")
+    return p
+
+
+def _cmd_certify(args: argparse.Namespace) -> int:
+    from .validation import certify
+
+    menu, stored = _read_menu_file(args.menu)
+    problem = _resolve_problem(args, stored, args.menu)
+    options = _options(args.set)
+    if options and args.upper is None:
+        raise ProblemError("needs --upper ENGINE", field="--set", value=args.set,
+                           allowed="--set only configures the --upper engine")
+    cert = certify(problem, menu, upper=_upper_spec(args.upper), upper_options=options)
+    print(json.dumps(cert.to_dict(), indent=2) if args.json else cert.summary())
+    return 0 if cert.ok else 1
+
+
+def _build_compare(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("compare", help="compare a candidate menu with a baseline (regression "
+                                       "check)",
+                       description="Compare a candidate menu with a baseline (menu, result or "
+                                   "golden file): profit difference, share of types whose trade "
+                                   "changes, largest price change among matched items. Exit 1 "
+                                   "when the candidate regresses beyond the tolerances, else 0.")
+    p.add_argument("baseline", metavar="BASELINE", help="menu, result or golden file (.json)")
+    p.add_argument("candidate", metavar="CANDIDATE", help="menu, result or golden file (.json)")
+    _add_problem_flags(p)
+    p.add_argument("--profit-rtol", type=float, default=1e-3, metavar="R",
+                   help="largest allowed relative profit loss (default 1e-3)")
+    p.add_argument("--max-changed-share", type=float, default=None, metavar="S",
+                   help="largest allowed share of types whose trade changes (default: no limit)")
+    p.add_argument("--max-price-change", type=float, default=None, metavar="D",
+                   help="largest allowed price change of a matched item (default: no limit)")
+    p.add_argument("--match-tol", type=float, default=1e-6, metavar="T",
+                   help="allocations closer than this are the same trade (default 1e-6)")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    return p
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .validation import compare_menus
+
+    base, stored = _read_menu_file(args.baseline)
+    cand, stored_c = _read_menu_file(args.candidate)
+    problem = _resolve_problem(args, stored or stored_c, args.baseline)
+    diff = compare_menus(base, cand, problem, match_tol=args.match_tol)
+    reasons = diff.regressions(profit_rtol=args.profit_rtol,
+                               max_changed_share=args.max_changed_share,
+                               max_price_difference=args.max_price_change)
+    if args.json:
+        print(json.dumps({**diff.to_dict(), "regressions": reasons}, indent=2))
+    else:
+        print(diff.summary())
+        print("REGRESSION: " + "; ".join(reasons) if reasons else
+              "no regression beyond the tolerances")
+    return 1 if reasons else 0
+
+
+def _build_plot(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("plot", help="draw a menu's choice regions or a transport plan",
+                       description="regions (2 goods): the value box coloured by chosen trade; "
+                                   "slices (3+ goods): the same on 2-D slices; transport: run "
+                                   "ot_dual on the problem and draw its plan (2 goods).")
+    p.add_argument("menu", metavar="MENU", nargs="?",
+                   help="menu, result or golden file (regions and slices)")
+    _add_problem_flags(p)
+    p.add_argument("--kind", choices=("regions", "slices", "transport"), default=None,
+                   help="default: regions for 2 goods, slices for more")
+    p.add_argument("--out", metavar="FILE", required=True, help="output .png, .svg or .pdf")
+    p.add_argument("--title", default=None, help="figure title")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="ot_dual option for --kind transport (e.g. --set grid=32)")
+    return p
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from . import plot
+
+    if args.kind == "transport":
+        from ._solve import solve
+
+        problem = problem_from_args(args)
+        result = solve(problem, backend="ot_dual", **_options(args.set))
+        path = plot._check_path(args.out)
+        ax = plot.plot_transport(result.stats["certificate"])
+        if args.title:
+            ax.set_title(args.title)
+        plot._save(ax.figure, path)
+        print(f"transport bound {result.bounds.upper:.8g}; plot written to {args.out}",
+              file=sys.stderr)
+        return 0
+    if args.menu is None:
+        raise ProblemError("is needed", field="MENU", value="none",
+                           allowed="a menu, result or golden file (or --kind transport)")
+    menu, stored = _read_menu_file(args.menu)
+    problem = _resolve_problem(args, stored, args.menu)
+    kind = args.kind or ("regions" if problem.goods == 2 else "slices")
+    draw = plot.plot_regions if kind == "regions" else plot.plot_slices
+    draw(problem, menu, path=args.out, title=args.title)
+    print(f"plot written to {args.out}", file=sys.stderr)
+    return 0
+
+
 _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
                            Callable[[argparse.Namespace], int]]] = {
     "solve": (_build_solve, _cmd_solve),
     "evaluate": (_build_evaluate, _cmd_evaluate),
     "backends": (_build_backends, _cmd_backends),
+    "certify": (_build_certify, _cmd_certify),
+    "compare": (_build_compare, _cmd_compare),
+    "plot": (_build_plot, _cmd_plot),
 }
 
 
