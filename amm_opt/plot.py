@@ -429,7 +429,8 @@ def plot_profit_curve(parameter: ArrayLike, series: Mapping[str, Sequence[Any]],
     ``bounds.upper``, a :class:`~amm_opt.validation.Certificate`, or a ``(lower, upper)`` pair)
     are drawn as the lower bound with the bracket :math:`[\underline\Pi, \overline\Pi]` shaded:
     the optimum lies inside it. With ``relative_to``, a second panel shows each series'
-    lower value divided by that series',
+    lower value divided by that series' (and, shaded, the range the optimum's gain is certified
+    to lie in),
 
     .. math::
 
@@ -511,6 +512,14 @@ def plot_profit_curve(parameter: ArrayLike, series: Mapping[str, Sequence[Any]],
                 text += f" (max {gain[best]:.2f}% at {xs[best]:.3g})"
                 gain_ax.plot([xs[best]], [gain[best]], marker="D", color=f"C{idx}")
             gain_ax.plot(xs, gain, marker="o", markersize=3, color=f"C{idx}", label=text)
+            up = np.array([math.nan if v[2] is None else v[2] for v in vals])
+            if np.any(np.isfinite(up)):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    gain_up = 100.0 * (up / base - 1.0)
+                ok = np.isfinite(gain_up) & np.isfinite(gain)
+                gain_ax.fill_between(xs, gain, gain_up, where=ok, color=f"C{idx}", alpha=0.15,
+                                     linewidth=0, label=f"{label}: certified range of the "
+                                                        "optimum's gain")
         gain_ax.set_xlabel(xlabel)
         gain_ax.set_ylabel(f"gain over {relative_to} (%)")
         gain_ax.grid(alpha=0.3)

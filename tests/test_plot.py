@@ -145,8 +145,10 @@ def test_profit_curve_shades_brackets_and_reports_the_best_gain(tmp_path):
     assert main.get_xlabel() == "adverse selection λ"
     assert len(main.collections) == 1  # one shaded bracket: only "bundled" has upper bounds
     gains = 100 * (np.array([b[0] for b in bundled]) / np.array(separate) - 1)
-    (label,) = [t for t in _legend_texts(gain)]
+    labels = _legend_texts(gain)
+    (label,) = [t for t in labels if t.startswith("bundled vs separate")]
     assert f"max {gains.max():.2f}%" in label
+    assert any("certified range" in t for t in labels)  # the shaded band of the optimum's gain
     assert (tmp_path / "curve.png").read_bytes().startswith(PNG_MAGIC)
 
 
