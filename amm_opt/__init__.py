@@ -15,6 +15,7 @@ from .evaluate import Evaluation, evaluate
 from .menu import Menu
 from .problem import Problem
 from .result import Bounds, Result, Status
+from .validation import certify, compare_menus, crosscheck
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,9 @@ __all__ = [
     "TruncatedNormal",
     "Uniform",
     "__version__",
+    "certify",
+    "compare_menus",
+    "crosscheck",
     "evaluate",
     "solve",
 ]
