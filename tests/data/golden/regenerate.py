@@ -23,7 +23,7 @@ LEARNED = {
                                              "eval_every": 250, "validation_size": 4096,
                                              "seed": 0, "device": "cpu", "progress": False}),
     "separate_r2_lam0": ("separate", 0.0, {}),
-    "grid_lp_r2_lam0": ("grid_lp", 0.0, {}),
+    "grid_lp_r2_lam05": ("grid_lp", 0.5, {"grid": 16, "progress": False}),
 }
 
 
@@ -40,9 +40,11 @@ def write_references() -> None:
                     source=f"reference {ref.name} (closed form)")
 
 
-def write_learned() -> None:
+def write_learned(only: list[str] | None = None) -> None:
     usable = {name for name, (ok, _) in available_backends().items() if ok}
     for name, (backend, lam, settings) in LEARNED.items():
+        if only and name not in only:
+            continue
         if backend not in usable:
             print(f"skipped {name}: backend {backend} is not usable here")
             continue
@@ -56,10 +58,11 @@ def write_learned() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--learned", action="store_true", help="also rerun the engines")
+    parser.add_argument("--only", nargs="*", help="names of the learned goldens to rewrite")
     args = parser.parse_args()
     write_references()
     if args.learned:
-        write_learned()
+        write_learned(args.only)
 
 
 if __name__ == "__main__":
