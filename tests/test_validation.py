@@ -457,3 +457,27 @@ def test_auto_solve_adds_and_records_the_transport_bound(monkeypatch):
     assert result.bounds.lower == pytest.approx(0.25) and result.bounds.upper >= best
     # an explicit backend gets no extra engine
     assert "auto_choice" not in solve(problem, backend="separate").stats
+
+
+@pytest.mark.skipif("grid_lp" not in _installed(), reason="grid_lp is not registered/usable")
+def test_auto_solve_uses_the_grid_lp_bound_when_it_certifies_one():
+    ref = references.r1_bid_ask(belief=0.3, adverse_selection=0.25)
+    result = solve(ref.problem)
+    info = result.stats["auto_choice"]
+    assert result.backend == "grid_lp" and info["upper_backend"] is None
+    assert "certifies its own" in info["upper_reason"]
+    assert result.bounds.lower <= ref.profit * (1 + 1e-9)
+    assert result.bounds.upper >= ref.profit * (1 - 1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, args", [("transport_plan.py", ["--grid", "8"]),
+                                          ("paper_two_goods.py", ["--lambdas", "2"]),
+                                          ("crosscheck_engines.py", []),
+                                          ("three_goods.py", ["--steps", "200", "--grid", "8"])])
+def test_examples_run(tmp_path, script, args):
+    path = Path(__file__).parent.parent / "examples" / script
+    out = subprocess.run([sys.executable, str(path), "--out", str(tmp_path), *args],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert any(tmp_path.iterdir())
