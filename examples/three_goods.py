@@ -46,7 +46,7 @@ def main() -> None:
     gain = cert.lower / separate.profit - 1
     print(f"learned menu vs selling separately: {100 * gain:+.2f}%")
     plot_slices(problem, learned.menu, path=args.out / "slices.png",
-                title="three goods, learned menu: choice regions on slices v_3 = const")
+                title="three goods, learned menu: choice regions on slices $v_3$ = const")
     (args.out / "summary.json").write_text(json.dumps(
         {"separate": separate.profit, "certificate": cert.to_dict(), "gain_over_separate": gain},
         indent=2), encoding="utf-8")
