@@ -22,6 +22,7 @@ _ENTRIES: dict[str, str] = {
     "separate": "amm_opt.solvers.separate:Separate",
     "rochetnet": "amm_opt.solvers.rochetnet:RochetNet",
     "ot_dual": "amm_opt.solvers.ot_dual:OTDual",
+    "grid_lp": "amm_opt.solvers.grid_lp:GridLP",
 }
 
 SOLVERS: tuple[str, ...] = tuple(_ENTRIES)

@@ -141,7 +141,10 @@ class HighspyLP:
 
     def solve(self, time_limit: float | None) -> LPSolution:
         h = self.h
-        h.setOptionValue("time_limit", float(time_limit) if time_limit else np.inf)
+        # HiGHS compares its time limit with the run time accumulated over all runs of this
+        # object (the cutting-plane rounds), so the budget is added to what has been used.
+        limit = h.getRunTime() + float(time_limit) if time_limit else np.inf
+        h.setOptionValue("time_limit", limit)
         start = time.perf_counter()
         h.run()
         seconds = time.perf_counter() - start

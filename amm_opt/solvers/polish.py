@@ -224,14 +224,14 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     menu.check_fits(problem)
     start = time.perf_counter()
     low, high = problem.allocation_low, problem.allocation_high
-    calls = 0
-    best: dict[str, Any] = {}
+    width = high - low
+    scale = float(np.mean(problem.value_high - problem.value_low) * np.mean(np.abs(width)))
+    counter = {"calls": 0}
 
-    def profit_of(candidate: Menu) -> Evaluation | None:
-        nonlocal calls
-        if calls >= max_evaluations:
+    def profit_of(candidate: Menu, best: dict[str, Any]) -> Evaluation | None:
+        if counter["calls"] >= max_evaluations:
             raise _Budget
-        calls += 1
+        counter["calls"] += 1
         with warnings.catch_warnings():
             # A tiling failure means a Monte-Carlo fallback: not a smooth objective. Treat the
             # candidate as unusable instead of optimising noise.
@@ -243,6 +243,46 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
         if not best or ev.profit > best["ev"].profit:
             best.update(ev=ev, menu=candidate)
         return ev
+
+    def optimise(start_menu: Menu, free_x: NDArray[np.bool_]) -> tuple[dict[str, Any], str]:
+        """L-BFGS-B over the prices (scaled) and the ``free_x`` allocation coordinates."""
+        from scipy import optimize
+
+        best: dict[str, Any] = {}
+        x0 = np.asarray(start_menu.allocations)
+        p0 = np.asarray(start_menu.prices)
+        movable = np.arange(start_menu.size) != start_menu.no_trade_index
+        n_p = int(movable.sum())
+        if n_p == 0:
+            try:
+                profit_of(start_menu, best)
+            except _Budget:
+                pass
+            return best, "nothing to optimise"
+
+        def unpack(theta: FloatArray) -> Menu:
+            p = p0.copy()
+            p[movable] = theta[:n_p] * scale
+            x = x0.copy()
+            x[free_x] = theta[n_p:]
+            return Menu(x, p)
+
+        def objective(theta: FloatArray) -> float:
+            ev = profit_of(unpack(theta), best)
+            # An unusable candidate scores far below any menu (profits are O(scale)).
+            return -ev.profit / scale if ev is not None else 10.0
+
+        theta0 = np.concatenate([p0[movable] / scale, x0[free_x]])
+        bounds = [(None, None)] * n_p + [(float(low[d]), float(high[d]))
+                                        for d in np.nonzero(free_x)[1]]
+        try:
+            out = optimize.minimize(objective, theta0, method="L-BFGS-B", jac="3-point",
+                                    bounds=bounds,
+                                    options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-12,
+                                             "maxfun": int(max_evaluations)})
+            return best, str(out.message)
+        except _Budget:
+            return best, f"evaluation budget ({max_evaluations}) spent"
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", AmmOptWarning)
@@ -256,44 +296,27 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     reduced = cluster_menu(problem, menu, initial.item_probability, cluster_tol=cluster_tol,
                            snap_tol=snap_tol)
     x0 = np.asarray(reduced.allocations)
-    p0 = np.asarray(reduced.prices)
-    movable = np.arange(reduced.size) != reduced.no_trade_index
-    width = high - low
     interior = (x0 > low + snap_tol * width) & (x0 < high - snap_tol * width) & \
         (np.abs(x0) > snap_tol * width)
-    free_x = interior & movable[:, None] if optimize_allocations else np.zeros_like(interior)
-    n_p = int(movable.sum())
-    scale = float(np.mean(problem.value_high - problem.value_low) * np.mean(np.abs(width)))
-
-    def unpack(theta: FloatArray) -> Menu:
-        p = p0.copy()
-        p[movable] = theta[:n_p] * scale
-        x = x0.copy()
-        x[free_x] = theta[n_p:]
-        return Menu(x, p)
-
-    def objective(theta: FloatArray) -> float:
-        ev = profit_of(unpack(theta))
-        # An unusable candidate scores far below any menu (profits are O(scale)).
-        return -ev.profit / scale if ev is not None else 10.0
-
-    message = "nothing to optimise"
-    if n_p:
-        from scipy import optimize
-
-        theta0 = np.concatenate([p0[movable] / scale, x0[free_x]])
-        bounds = [(None, None)] * n_p + [(float(low[d]), float(high[d]))
-                                        for d in np.nonzero(free_x)[1]]
-        try:
-            out = optimize.minimize(objective, theta0, method="L-BFGS-B", jac="3-point",
-                                    bounds=bounds,
-                                    options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-12,
-                                             "maxfun": int(max_evaluations)})
-            message = str(out.message)
-        except _Budget:
-            message = f"evaluation budget ({max_evaluations}) spent"
-    elif reduced.size:
-        profit_of(reduced)
+    movable = (np.arange(reduced.size) != reduced.no_trade_index)[:, None]
+    free_x = interior & movable if optimize_allocations else np.zeros_like(interior)
+    best, message = optimise(reduced, free_x)
+    snapped_coordinates = 0
+    if best and free_x.any():
+        # Free coordinates may converge to a face or to 0 only up to the optimiser's
+        # tolerance: snap them there, re-price with those trades fixed, and keep the snapped
+        # menu unless it is worse beyond round-off (it is the interpretable one).
+        xb = np.asarray(best["menu"].allocations)
+        xs = _snap(xb, low, high, snap_tol)
+        snapped_coordinates = int((xs != xb).sum())
+        if snapped_coordinates:
+            try:
+                again, _ = optimise(Menu(xs, best["menu"].prices), np.zeros_like(xs, bool))
+            except _Budget:
+                again = {}
+            tol = 4 * np.finfo(np.float64).eps * max(1.0, abs(best["ev"].profit))
+            if again and again["ev"].profit >= best["ev"].profit - tol:
+                best = again
 
     polished = best.get("menu")
     improved = polished is not None and best["ev"].profit > initial.profit
@@ -307,9 +330,12 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
                 polished, ev = final, ev_final
     else:
         polished, ev = menu, initial
+    calls = counter["calls"]
+    n_p = int(movable.sum())
     return PolishResult(menu=polished, profit=float(ev.profit),
                         initial_profit=float(initial.profit), improved=bool(improved),
                         items_before=menu.size, items_after=reduced.size, evaluations=calls,
                         seconds=time.perf_counter() - start, evaluation=ev, message=message,
                         details={"free_allocation_coordinates": int(free_x.sum()),
+                                 "snapped_coordinates": snapped_coordinates,
                                  "price_parameters": n_p})
