@@ -114,3 +114,22 @@ def test_evaluation_budget_is_respected() -> None:
     out = polish(problem, rough, max_evaluations=5)
     assert out.evaluations <= 5 and "budget" in out.message
     assert out.profit >= out.initial_profit
+
+
+def test_rochetnet_hands_its_menu_to_polishing() -> None:
+    pytest.importorskip("torch", reason="RochetNet needs torch: pip install 'amm-opt[torch]'")
+    from amm_opt.solvers.rochetnet import RochetNet
+
+    problem, _, best = ref.r1_bid_ask(0.0, 1.0, 0.5, 0.0)
+    common = {"menu_size": 4, "steps": 150, "batch_size": 512, "eval_every": 50,
+              "validation_size": 1024, "device": "cpu", "seed": 1}
+    plain = RochetNet(**common).solve(problem)
+    polished = RochetNet(**common, polish=True).solve(problem)
+    info = polished.stats["polish"]
+    assert plain.stats["polish"] == "off" and isinstance(info, dict)
+    # Same training (polish is not a trajectory option); polishing only ever raises the
+    # exact profit, here to the R1 optimum (three items, prices to ~1e-10).
+    assert polished.profit >= plain.profit - EVAL_ATOL
+    assert abs(polished.profit - best) < 1e-9
+    with pytest.raises(OptionError, match="polish"):
+        RochetNet(polish="yes")

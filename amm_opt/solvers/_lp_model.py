@@ -1,8 +1,9 @@
 r"""The grid LP of MATH §3 as matrices, its certified dual bound, and the separation of cuts.
 
 Variables at each point :math:`P_i` (mesh corners, barycentres, the belief): the utility
-:math:`u_i` and a gradient :math:`g_i \in X`. Column layout:
-``z = (u_0..u_{N-1}, g_0, ..., g_{N-1})`` with ``g_i`` at columns ``N + i n + d``. The LP is
+:math:`u_i` and a gradient :math:`g_i \in X`. Column layout, point by point:
+``u_i`` at column ``i (n + 1)`` and ``g_{i,d}`` at ``i (n + 1) + 1 + d``, so that points can be
+appended to a model (refinement) without renumbering. The LP is
 
 .. math::
 
@@ -64,6 +65,7 @@ class LPData:
         Column bounds ``lo``, ``hi``.
     cost : array of shape (N (n + 1),)
         Objective ``q`` (maximised): the masses on the ``u`` columns, 0 on the ``g`` columns.
+        Interleaved layout (see the module docstring).
     u_max : float
         :math:`\\max_V \\sigma_X(v - c)`: a bound on every feasible utility on the box.
     quadrature_error : float
@@ -94,6 +96,11 @@ class LPData:
     def columns(self) -> int:
         return self.size * (self.goods + 1)
 
+    def split(self, z: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(u (N,), g (N, n))`` from a column vector ``z``."""
+        block = np.asarray(z, dtype=np.float64).reshape(self.size, self.goods + 1)
+        return block[:, 0], block[:, 1:]
+
     @classmethod
     def build(cls, problem: Problem, mp: MeshPoints) -> LPData:
         pts, n = mp.points, mp.points.shape[1]
@@ -104,9 +111,10 @@ class LPData:
         cap = problem.support_function(pts - c)
         cap = cap * (1.0 + 8 * (n + 2) * _EPS) + np.finfo(np.float64).tiny
         cap[mp.belief_index] = 0.0                                   # u(c) = 0
-        lower = np.concatenate([np.zeros(count), np.tile(problem.allocation_low, count)])
-        upper = np.concatenate([cap, np.tile(problem.allocation_high, count)])
-        cost = np.concatenate([mp.masses, np.zeros(count * n)])
+        lower = np.column_stack([np.zeros(count),
+                                 np.tile(problem.allocation_low, (count, 1))]).ravel()
+        upper = np.column_stack([cap, np.tile(problem.allocation_high, (count, 1))]).ravel()
+        cost = np.column_stack([mp.masses, np.zeros((count, n))]).ravel()
         corners = np.array(np.meshgrid(*zip(problem.value_low, problem.value_high,
                                             strict=True), indexing="ij")).reshape(n, -1).T
         u_max = float(problem.support_function(corners - c).max()) * (1.0 + 8 * (n + 2) * _EPS)
@@ -118,18 +126,30 @@ class LPData:
 # ---------------------------------------------------------------------------------------------
 # Pair rows
 # ---------------------------------------------------------------------------------------------
-def pair_keys(i: IntArray, j: IntArray, count: int) -> IntArray:
-    """A unique int64 key per ordered pair (i, j)."""
-    return np.asarray(i, dtype=np.int64) * count + np.asarray(j, dtype=np.int64)
+_KEY_SHIFT = 31          # point indices stay far below 2**31 (memory runs out long before)
+
+
+def pair_keys(i: IntArray, j: IntArray) -> IntArray:
+    """A unique int64 key per ordered pair (i, j) (independent of the number of points)."""
+    return (np.asarray(i, dtype=np.int64) << _KEY_SHIFT) + np.asarray(j, dtype=np.int64)
+
+
+def key_pairs(keys: IntArray) -> tuple[IntArray, IntArray]:
+    """Inverse of :func:`pair_keys`."""
+    keys = np.asarray(keys, dtype=np.int64)
+    return keys >> _KEY_SHIFT, keys & ((1 << _KEY_SHIFT) - 1)
 
 
 def pair_rows(points: FloatArray, i: IntArray, j: IntArray
               ) -> tuple[IntArray, FloatArray]:
     """Column indices and values of rows ``u_i - u_j + g_i.(P_j - P_i) <= 0``, each (m, n + 2)."""
-    count, n = points.shape
+    n = points.shape[1]
     diff = points[j] - points[i]
-    cols = np.column_stack([i, j, count + np.asarray(i, dtype=np.int64)[:, None] * n
-                            + np.arange(n)[None, :]]).astype(np.int64)
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    width = n + 1
+    cols = np.column_stack([i * width, j * width,
+                            i[:, None] * width + 1 + np.arange(n)[None, :]])
     vals = np.column_stack([np.ones(len(i)), -np.ones(len(i)), diff])
     return cols, vals
 
@@ -154,8 +174,8 @@ def initial_pairs(points: FloatArray, neighbours: int) -> tuple[IntArray, IntArr
     dst = np.asarray(nb, dtype=np.int64).ravel()
     keep = src != dst
     src, dst = src[keep], dst[keep]
-    keys = np.unique(np.concatenate([pair_keys(src, dst, count), pair_keys(dst, src, count)]))
-    return keys // count, keys % count
+    keys = np.unique(np.concatenate([pair_keys(src, dst), pair_keys(dst, src)]))
+    return key_pairs(keys)
 
 
 def all_pairs(count: int) -> tuple[IntArray, IntArray]:
@@ -217,8 +237,9 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
     col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
     abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
     box = np.maximum(np.abs(data.lower), np.abs(data.upper))
-    lipschitz = float(np.max(np.maximum(np.abs(data.lower[data.size:]),
-                                        np.abs(data.upper[data.size:])), initial=0.0))
+    g_cols = np.arange(data.columns) % (data.goods + 1) != 0
+    lipschitz = float(np.max(np.maximum(np.abs(data.lower[g_cols]),
+                                        np.abs(data.upper[g_cols])), initial=0.0))
     negative = float(np.maximum(-data.masses, 0.0).sum())
     position = 256 * _EPS * lipschitz * data.value_scale * negative
     allowance = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
@@ -296,7 +317,6 @@ def find_cuts(points: FloatArray, u: FloatArray, g: FloatArray, tol: float, max_
     (``existing``, sorted keys) are skipped; at most ``max_cuts`` are returned, the most
     violated first.
     """
-    count = len(points)
     gk, ak, first, inv = tangent_pieces(points, u, g)
     env, arg = upper_envelope(points, gk, ak)
     viol = env - u
@@ -323,7 +343,7 @@ def find_cuts(points: FloatArray, u: FloatArray, g: FloatArray, tol: float, max_
     cand_j.append(worst_j[inv[carriers]])
     cand_v.append(worst_v[inv[carriers]])
     ci, cj, cv = (np.concatenate(cand_i), np.concatenate(cand_j), np.concatenate(cand_v))
-    keys = pair_keys(ci, cj, count)
+    keys = pair_keys(ci, cj)
     keep = (ci != cj) & ~np.isin(keys, existing, assume_unique=False)
     keys, cv = keys[keep], cv[keep]
     keys, pos = np.unique(keys, return_index=True)
@@ -331,4 +351,5 @@ def find_cuts(points: FloatArray, u: FloatArray, g: FloatArray, tol: float, max_
     if len(keys) > max_cuts:
         top = np.argpartition(-cv, max_cuts - 1)[:max_cuts]
         keys = keys[top]
-    return Cuts(keys // count, keys % count, max_violation, int(bad.sum()), len(ak))
+    ci, cj = key_pairs(keys)
+    return Cuts(ci, cj, max_violation, int(bad.sum()), len(ak))

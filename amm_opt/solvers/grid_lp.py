@@ -73,6 +73,8 @@ _FALLBACK_GRID = 4
 # LP's gradients at neighbouring points are equal up to the solver's round-off.
 _SAME_ITEM_RTOL = 1e-9
 _POLISH_MAX_GOODS = 3
+# Rows with slack above -this at the last solution of a stage are carried to the next stage.
+_TIGHT_TOL = 1e-9
 
 
 def _is_int(value: Any) -> bool:
@@ -159,6 +161,9 @@ class GridLP(Solver):
         the square of the points; the benchmark baseline).
     neighbours : int
         k of the initial k-nearest-neighbour pairs (both orientations are added).
+    carry_pairs : bool
+        Seed each refinement stage's LP with the pairs tight at the previous stage's solution
+        (off by default: on R2 it made the larger LPs slower than the cuts it saved).
     cut_tol : float
         Violations :math:`u_i + g_i\cdot(P_j - P_i) - u_j` at or below this are accepted.
         (The certified bound never depends on it: any pair set gives a valid bound.)
@@ -216,6 +221,7 @@ class GridLP(Solver):
     grid: Any = None
     pairs: str = "cuts"
     neighbours: int = 8
+    carry_pairs: bool = False
     cut_tol: float = 1e-9
     max_cuts: int | None = None
     max_rounds: int = 50
@@ -290,7 +296,7 @@ class GridLP(Solver):
         if not _is_real(self.refine_fraction) or not 0 < self.refine_fraction <= 1:
             raise OptionError("must be in (0, 1]", field="refine_fraction",
                               value=self.refine_fraction, allowed="e.g. 0.5")
-        for name in ("polish", "verbose"):
+        for name in ("polish", "verbose", "carry_pairs"):
             if not isinstance(getattr(self, name), bool):
                 raise OptionError("must be True or False", field=name,
                                   value=getattr(self, name), allowed="True or False")
@@ -351,7 +357,7 @@ class GridLP(Solver):
         bar = _progress_bar(self.progress)
         status = Status.OPTIMAL
         stop_reason = "converged"
-        carried: FloatArray | None = None
+        model: _Model | None = None
         try:
             for stage in range(refinements + 1):
                 t0 = time.perf_counter()
@@ -365,10 +371,10 @@ class GridLP(Solver):
                 if stage > 0 and len(mp.points) > self.max_points:
                     stop_reason = "max_points"
                     break
-                outcome = self._solve_stage(problem, mp, interface, stage, state, deadline,
-                                            timings, bar, start, carried)
+                model = self._stage_model(problem, mp, interface, model)
+                outcome = self._solve_stage(model, stage, state, deadline, timings, bar, start,
+                                            problem, mp.source)
                 stages.append(outcome.summary)
-                carried = outcome.carry
                 if outcome.status is not Status.OPTIMAL:
                     status, stop_reason = outcome.status, outcome.reason
                     break
@@ -411,41 +417,60 @@ class GridLP(Solver):
                             interface)
 
     # ------------------------------------------------------------------ one stage
-    def _solve_stage(self, problem: Problem, mp: Any, interface: str, stage: int,
-                     state: _State, deadline: float, timings: dict[str, float], bar: Any,
-                     start: float, carried: FloatArray | None) -> _StageOutcome:
-        from ._lp_backends import make_interface
-        from ._lp_model import (
-            LPData,
-            all_pairs,
-            certified_bound,
-            find_cuts,
-            initial_pairs,
-            pair_keys,
-        )
+    def _stage_model(self, problem: Problem, mp: Any, interface: str,
+                     model: _Model | None) -> _Model:
+        """The LP of a stage on the stage's points: nearest-neighbour pairs, plus (refinement
+        with cutting planes) the pairs that were tight at the previous stage's solution.
 
+        (Appending the new points to the previous model to keep its basis was slower: after
+        the cost changes the warm start took longer than a cold dual simplex.)"""
+        from ._lp_backends import make_interface
+        from ._lp_model import LPData, all_pairs, initial_pairs, key_pairs, pair_keys
+
+        if model is None or self.pairs == "all":
+            data = LPData.build(problem, mp)
+            count = data.size
+            lp = make_interface(interface, data, self.lp_solver, self.highs_method,
+                                self.verbose)
+            if self.pairs == "all":
+                rows = count * (count - 1)
+                if rows > self.max_all_pairs:
+                    raise UnsupportedProblemError(
+                        f"pairs='all' needs {rows} pair rows for {count} points",
+                        field="pairs", value=self.pairs,
+                        allowed=f"pairs='cuts', a coarser grid, or max_all_pairs >= {rows}")
+                i, j = all_pairs(count)
+            else:
+                i, j = initial_pairs(data.points, self.neighbours)
+            lp.add(i, j)
+            return _Model(data, lp, np.sort(pair_keys(i, j)))
+        # A fresh model on the new points, seeded with the previous stage's tight pairs
+        # (mapped by coordinates; pairs with an end that left the mesh are dropped).
         data = LPData.build(problem, mp)
-        count, n = data.size, data.goods
         lp = make_interface(interface, data, self.lp_solver, self.highs_method, self.verbose)
-        if self.pairs == "all":
-            rows = count * (count - 1)
-            if rows > self.max_all_pairs:
-                raise UnsupportedProblemError(
-                    f"pairs='all' needs {rows} pair rows for {count} points", field="pairs",
-                    value=self.pairs, allowed=f"pairs='cuts', a coarser grid, or "
-                                              f"max_all_pairs >= {rows}")
-            i, j = all_pairs(count)
-        else:
-            i, j = initial_pairs(data.points, self.neighbours)
-            if carried is not None and len(carried):
-                ci, cj = _map_pairs(carried, data.points)
-                i, j = np.concatenate([i, ci]), np.concatenate([j, cj])
-            keys = np.unique(pair_keys(i, j, count))
-            i, j = keys // count, keys % count
+        i, j = initial_pairs(data.points, self.neighbours)
+        if model.z is not None and self.carry_pairs:
+            oi, oj = model.lp.pairs()
+            tight = model.lp.matrix() @ model.z >= -_TIGHT_TOL
+            new_index = _match_points(model.data, data)
+            ci, cj = new_index[oi[tight]], new_index[oj[tight]]
+            ok = (ci >= 0) & (cj >= 0)
+            i, j = np.concatenate([i, ci[ok]]), np.concatenate([j, cj[ok]])
+        keys = np.unique(pair_keys(i, j))
+        i, j = key_pairs(keys)
         lp.add(i, j)
-        keys = np.sort(pair_keys(i, j, count))
+        return _Model(data, lp, keys)
+
+    def _solve_stage(self, model: _Model, stage: int, state: _State, deadline: float,
+                     timings: dict[str, float], bar: Any, start: float, problem: Problem,
+                     source: str) -> _StageOutcome:
+        from ._lp_model import certified_bound, find_cuts, pair_keys
+
+        data, lp, keys = model.data, model.lp, model.keys
+        count = data.size
         max_cuts = self.max_cuts or max(count, 1000)
-        summary: dict[str, Any] = {"stage": stage, "points": count, "source": mp.source,
+        summary: dict[str, Any] = {"stage": stage, "points": count, "source": source,
+                                   "points_with_mass": int((data.masses != 0).sum()),
                                    "rounds": []}
         outcome = _StageOutcome(summary=summary)
         last_z: FloatArray | None = None
@@ -478,7 +503,7 @@ class GridLP(Solver):
                 timings["evaluate"] += time.perf_counter() - t0
                 if self.pairs == "cuts" and sol.status in (Status.OPTIMAL, Status.INACCURATE):
                     t0 = time.perf_counter()
-                    u, g = sol.z[:count], sol.z[count:].reshape(count, n)
+                    u, g = data.split(sol.z)
                     cuts = find_cuts(data.points, u, g, self.cut_tol, max_cuts, keys)
                     timings["separation"] += time.perf_counter() - t0
                     violation = cuts.max_violation
@@ -510,7 +535,8 @@ class GridLP(Solver):
                     outcome.reason = "no violated pairs" if cuts is not None else "all pairs"
                 break
             lp.add(cuts.i, cuts.j)
-            keys = np.sort(np.concatenate([keys, pair_keys(cuts.i, cuts.j, count)]))
+            keys = np.sort(np.concatenate([keys, pair_keys(cuts.i, cuts.j)]))
+            model.keys = keys
         else:
             outcome.status, outcome.reason = Status.ITERATION_LIMIT, "max_rounds"
         summary.update(status=outcome.status.value, reason=outcome.reason,
@@ -518,8 +544,7 @@ class GridLP(Solver):
         if last_z is not None:
             outcome.data = data
             outcome.z = last_z
-            if self.pairs == "cuts":
-                outcome.carry = _active_pairs(data, lp, last_z)
+            model.z = last_z
         return outcome
 
     # ------------------------------------------------------------------ pieces
@@ -628,7 +653,25 @@ class _StageOutcome:
     reason: str = ""
     data: Any = None
     z: FloatArray | None = None
-    carry: FloatArray | None = None
+
+
+@dataclass
+class _Model:
+    """The LP of the current stage: data, solver interface, sorted keys of its pair rows."""
+
+    data: Any
+    lp: Any
+    keys: IntArray
+    z: FloatArray | None = None
+
+
+def _match_points(old: Any, new: Any) -> IntArray:
+    """Index in ``new`` of each point of ``old`` (-1 where none within 16 ulps of the box)."""
+    from scipy.spatial import cKDTree
+
+    tol = 16 * np.finfo(np.float64).eps * old.value_scale
+    dist, idx = cKDTree(new.points).query(old.points, distance_upper_bound=tol)
+    return np.where(np.isfinite(dist), idx, -1).astype(np.int64)
 
 
 def _pessimistic(ev: Evaluation | None) -> float:
@@ -654,9 +697,10 @@ def lp_menu(problem: Problem, points: FloatArray, z: FloatArray) -> Menu:
     best choice at some LP point are kept (they reproduce the solution's envelope there).
     """
     count, n = points.shape
-    u = z[:count]
+    block = np.asarray(z, dtype=np.float64).reshape(count, n + 1)
+    u = block[:, 0]
     low, high = problem.allocation_low, problem.allocation_high
-    g = np.clip(z[count:].reshape(count, n), low, high)
+    g = np.clip(block[:, 1:], low, high)
     p = np.einsum("ij,ij->i", g, points) - u
     width = np.where(high > low, high - low, 1.0)
     key = np.round(g / width / _SAME_ITEM_RTOL)
@@ -673,33 +717,14 @@ def _envelope(data: Any, z: FloatArray) -> Callable[[FloatArray], tuple[FloatArr
     """``v -> (max_i u_i + g_i.(v - P_i), gradient of the maximising plane)``, chunked."""
     from ._lp_model import tangent_pieces, upper_envelope
 
-    count, n = data.size, data.goods
-    gk, ak, _, _ = tangent_pieces(data.points, z[:count], z[count:].reshape(count, n))
+    u, g = data.split(z)
+    gk, ak, _, _ = tangent_pieces(data.points, u, g)
 
     def evaluate_at(v: FloatArray) -> tuple[FloatArray, FloatArray]:
         best, arg = upper_envelope(np.asarray(v, dtype=np.float64), gk, ak)
         return best, gk[arg]
 
     return evaluate_at
-
-
-def _active_pairs(data: Any, lp: Any, z: FloatArray, tol: float = 1e-9) -> FloatArray:
-    """Pairs tight at ``z``, as coordinates (m, 2, n), to seed the next stage's LP."""
-    i, j = lp.pairs()
-    tight = lp.matrix() @ z >= -tol
-    return np.stack([data.points[i[tight]], data.points[j[tight]]], axis=1)
-
-
-def _map_pairs(carried: FloatArray, points: FloatArray) -> tuple[IntArray, IntArray]:
-    """Indices of carried pair coordinates among ``points`` (pairs with a vanished end drop)."""
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(points)
-    m = len(carried)
-    dist, idx = tree.query(carried.reshape(2 * m, -1))
-    ok = (dist == 0).reshape(m, 2).all(axis=1)
-    idx = idx.reshape(m, 2)[ok].astype(np.int64)
-    return idx[:, 0], idx[:, 1]
 
 
 def _progress_bar(show: bool | None) -> Any:

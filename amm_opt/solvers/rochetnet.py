@@ -50,7 +50,8 @@ _DTYPES = ("float32", "float64")
 _EVAL_METHODS = ("auto", "exact", "quadrature", "qmc", "sample-mean")
 # Options that do not change the trajectory (they may differ between a run and its resumption).
 _NON_TRAJECTORY = frozenset({"checkpoint_path", "checkpoint_every", "resume", "callback",
-                             "progress", "time_limit", "evaluate_method", "device", "snap"})
+                             "progress", "time_limit", "evaluate_method", "device", "snap",
+                             "polish"})
 
 
 def _is_int(value: Any) -> bool:
@@ -150,6 +151,11 @@ class RochetNet(Solver):
         After training, allocation coordinates within ``snap`` times the box width of a face or
         of 0 are moved onto it (the sigmoid reaches faces only in the limit), and the snapped
         menu is kept if its evaluated profit is not lower. 0 disables this.
+    polish : bool
+        Hand the learned menu to :func:`amm_opt.solvers.polish.polish` (merge near-identical
+        items, maximise the exact profit over prices and interior trades); the polished menu
+        is kept only if its exact profit is higher. Needs a density and at most 3 goods
+        (otherwise skipped, with the reason in ``stats['polish']``).
 
     Examples
     --------
@@ -185,6 +191,7 @@ class RochetNet(Solver):
     progress: bool | None = None
     evaluate_method: str = "auto"
     snap: float = 1e-2
+    polish: bool = False
 
     name: ClassVar[str] = "rochetnet"
     description: ClassVar[str] = ("RochetNet (PyTorch): learns a menu from samples for any "
@@ -240,6 +247,9 @@ class RochetNet(Solver):
         if not isinstance(self.torch_compile, bool):
             raise OptionError("must be True or False", field="torch_compile",
                               value=self.torch_compile, allowed="True or False")
+        if not isinstance(self.polish, bool):
+            raise OptionError("must be True or False", field="polish", value=self.polish,
+                              allowed="True or False")
         if not isinstance(self.resume, bool):
             raise OptionError("must be True or False", field="resume", value=self.resume,
                               allowed="True or False")
@@ -287,6 +297,18 @@ class RochetNet(Solver):
             if ev_snap.profit >= ev.profit:
                 menu, ev, snapped = candidate, ev_snap, True
         menu = menu.subset(ev.item_probability > 0)
+        polish_stats: dict[str, Any] | str = "off"
+        if self.polish:
+            if problem.has_density and problem.goods <= 3 and \
+                    self.evaluate_method in ("auto", "exact", "quadrature"):
+                from .polish import polish
+
+                polished = polish(problem, menu, evaluate_method=self.evaluate_method)
+                polish_stats = polished.summary()
+                menu = polished.menu
+            else:
+                polish_stats = ("skipped: polishing needs a density, goods <= 3 and an exact or "
+                                "quadrature evaluation")
         stats: dict[str, Any] = {
             "settings": self.settings(),
             "seeds": seeds,
@@ -309,6 +331,7 @@ class RochetNet(Solver):
             "items_trained": self.menu_size,
             "items_kept": menu.size,
             "prune_seconds": time.perf_counter() - start,
+            "polish": polish_stats,
         }
         status = Status.TIME_LIMIT if out.stop_reason == "time_limit" else Status.OPTIMAL
         return menu_result(problem, menu, self.name, status, stats,
