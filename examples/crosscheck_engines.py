@@ -24,7 +24,8 @@ from amm_opt.validation import CrosscheckError, compare_menus, crosscheck
 
 SMALL = {
     "separate": {},
-    "rochetnet": {"steps": 1000, "menu_size": 32, "batch_size": 2048, "progress": False},
+    "rochetnet": {"steps": 1000, "menu_size": 32, "batch_size": 2048, "eval_every": 250,
+                  "validation_size": 8192, "progress": False},
     "ot_dual": {"grid": 32},
     "grid_lp": {"grid": 16, "progress": False},
 }

@@ -32,7 +32,8 @@ from amm_opt.validation import certify, compare_menus
 # aim at tighter numbers and take longer).
 FAST = {
     "grid_lp": {"grid": 32, "progress": False},
-    "rochetnet": {"steps": 1500, "menu_size": 32, "batch_size": 4096, "progress": False},
+    "rochetnet": {"steps": 1500, "menu_size": 32, "batch_size": 4096, "eval_every": 250,
+                  "validation_size": 8192, "progress": False},
     "separate": {},
 }
 UPPER = ("ot_dual", {"grid": 64})  # certified upper bound for engines that give none

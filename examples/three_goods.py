@@ -36,7 +36,7 @@ def main() -> None:
         print("rochetnet is not installed (pip install 'amm-opt[torch]'); stopping here")
         return
     learned = solve(problem, backend="rochetnet", steps=args.steps, menu_size=64,
-                    batch_size=4096, progress=False)
+                    batch_size=4096, eval_every=250, validation_size=8192, progress=False)
     ev = learned.evaluation
     print(learned.menu.table(probability=ev.item_probability, profit=ev.item_profit))
     upper = "ot_dual" if "ot_dual" in usable else None

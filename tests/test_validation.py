@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import doctest
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -48,6 +49,27 @@ REFERENCES = {
     "R2 lam=0.5": references.r2_two_goods(0.5),
     "R3": references.r3_monopolist(),
 }
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run RochetNet on one intra-op thread, restoring the setting afterwards.
+
+    On this 2-core machine shared with other jobs, torch's two OpenMP threads stall each other:
+    1000 RochetNet steps took 112-121 s with 2 threads and 1.0-1.1 s with 1 thread, measured
+    back to back under the same load. One thread keeps these tests' time predictable.
+    """
+    if importlib.util.find_spec("torch") is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _installed() -> list[str]:
@@ -180,7 +202,7 @@ def test_certify_bad_input():
 
 # ---------------------------------------------------------------------------- crosscheck
 @pytest.mark.parametrize("key", list(REFERENCES))
-def test_crosscheck_passes_for_every_installed_backend_on_the_references(key):
+def test_crosscheck_passes_for_every_installed_backend_on_the_references(key, one_torch_thread):
     ref = REFERENCES[key]
     engines = _installed()
     report = crosscheck(ref.problem, engines, reference=ref.profit,
@@ -349,7 +371,7 @@ def test_learned_goldens_exist():
 
 
 @pytest.mark.parametrize("name", LEARNED)
-def test_learned_menus_do_not_regress_against_their_golden(name):
+def test_learned_menus_do_not_regress_against_their_golden(name, one_torch_thread):
     golden = load_golden(GOLDEN / f"{name}.json")
     backend = golden.settings["backend"]
     usable, why = available_backends().get(backend, (False, "not registered"))
