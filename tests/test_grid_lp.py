@@ -453,3 +453,12 @@ def test_automatic_choice_and_solve_api() -> None:
     assert res.backend == "grid_lp" and res.stats["backend_choice"]["automatic"]
     assert res.bounds.lower <= best + EVAL_ATOL and best <= res.bounds.upper
     assert res.menu.size == 9
+
+
+@pytest.mark.parametrize("module", ["amm_opt.solvers.grid_lp", "amm_opt.solvers.polish"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

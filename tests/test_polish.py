@@ -133,3 +133,23 @@ def test_rochetnet_hands_its_menu_to_polishing() -> None:
     assert abs(polished.profit - best) < 1e-9
     with pytest.raises(OptionError, match="polish"):
         RochetNet(polish="yes")
+
+
+def test_sliver_items_are_pruned() -> None:
+    """An extra trade chosen by a sliver of types is dropped (its profit share is tiny)."""
+    problem, reference, best = ref.r2_two_goods(0.5)
+    x = np.vstack([np.asarray(reference.allocations), [[-0.06, -1.0]]])
+    p = np.append(np.asarray(reference.prices) + 1e-4, -0.1438)
+    start = Menu(x, p)
+    assert (evaluate(problem, start).item_probability > 0).sum() == 10
+    out = polish(problem, start)
+    assert out.menu.size == 9 and out.details["pruned_items"] >= 1
+    assert _match(out.menu, reference).max() < PRICE_ATOL
+    assert abs(out.profit - best) < 1e-12
+
+
+def test_time_limit_is_respected() -> None:
+    problem, reference, _ = ref.r2_two_goods(0.0)
+    rough = Menu(reference.allocations, np.asarray(reference.prices) + 0.01)
+    out = polish(problem, rough, time_limit=1e-6)
+    assert out.evaluations <= 1 and out.profit >= out.initial_profit

@@ -46,6 +46,13 @@ FloatArray = NDArray[np.float64]
 
 _EVAL_METHODS = ("auto", "exact", "quadrature")
 _MAX_POLISH_GOODS = 3
+# Items chosen with a probability below this are candidates for pruning (at most this many tries).
+_PRUNE_PROBABILITY = 1e-3
+# Items chosen with a probability below this are left out before optimising.
+_NEGLIGIBLE = 1e-4
+# Evaluations for each price-only re-optimisation (after snapping, after each pruning).
+_REPRICE_EVALUATIONS = 1500
+_PRUNE_MAX_TRIES = 10
 # Above this many chosen items the O(K^2) linkage is replaced by rounding to the cluster scale.
 _MAX_LINKAGE_ITEMS = 4000
 
@@ -180,7 +187,8 @@ def _check_options(problem: Problem, cluster_tol: Any, snap_tol: Any, max_evalua
 
 def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol: float = 1e-6,
            optimize_allocations: bool = True, max_evaluations: int = 4000,
-           evaluate_method: str = "auto") -> PolishResult:
+           evaluate_method: str = "auto", prune_rtol: float = 1e-9,
+           time_limit: float | None = None) -> PolishResult:
     r"""Cluster a menu's items and maximise its exact profit over prices (and interior trades).
 
     .. math::
@@ -201,9 +209,16 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     optimize_allocations : bool
         Also optimise allocation coordinates strictly inside the box (not at a face, not 0).
     max_evaluations : int
-        Budget of profit evaluations; the best menu evaluated so far is used when it is spent.
+        Profit evaluations of the main optimisation; the best menu evaluated so far is used
+        when they are spent. Each later price-only re-optimisation (after snapping, after
+        each pruning) gets 1500 more.
+    time_limit : float or None
+        Seconds for the whole polish (checked before every evaluation).
     evaluate_method : {"auto", "exact", "quadrature"}
         Passed to :func:`amm_opt.evaluate`.
+    prune_rtol : float
+        Items chosen with probability below 1e-3 are dropped (and the rest re-priced) when
+        that loses at most this fraction of the profit; 0 disables pruning.
 
     Returns
     -------
@@ -221,15 +236,20 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     (True, 3, True)
     """
     _check_options(problem, cluster_tol, snap_tol, max_evaluations, evaluate_method)
+    if isinstance(prune_rtol, bool) or not isinstance(prune_rtol, (int, float)) or \
+            not math.isfinite(prune_rtol) or not 0 <= prune_rtol < 1e-3:
+        raise OptionError("must be a small non-negative number", field="prune_rtol",
+                          value=prune_rtol, allowed="0 (off) or e.g. 1e-9 (< 1e-3)")
     menu.check_fits(problem)
     start = time.perf_counter()
     low, high = problem.allocation_low, problem.allocation_high
     width = high - low
     scale = float(np.mean(problem.value_high - problem.value_low) * np.mean(np.abs(width)))
-    counter = {"calls": 0}
+    deadline = math.inf if time_limit is None else start + float(time_limit)
+    counter = {"calls": 0, "limit": int(max_evaluations)}
 
     def profit_of(candidate: Menu, best: dict[str, Any]) -> Evaluation | None:
-        if counter["calls"] >= max_evaluations:
+        if counter["calls"] >= counter["limit"] or time.perf_counter() > deadline:
             raise _Budget
         counter["calls"] += 1
         with warnings.catch_warnings():
@@ -244,10 +264,13 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
             best.update(ev=ev, menu=candidate)
         return ev
 
-    def optimise(start_menu: Menu, free_x: NDArray[np.bool_]) -> tuple[dict[str, Any], str]:
-        """L-BFGS-B over the prices (scaled) and the ``free_x`` allocation coordinates."""
+    def optimise(start_menu: Menu, free_x: NDArray[np.bool_], budget: int
+                 ) -> tuple[dict[str, Any], str]:
+        """L-BFGS-B over the prices (scaled) and the ``free_x`` allocation coordinates, with
+        at most ``budget`` more evaluations (the best menu evaluated is returned)."""
         from scipy import optimize
 
+        counter["limit"] = counter["calls"] + budget
         best: dict[str, Any] = {}
         x0 = np.asarray(start_menu.allocations)
         p0 = np.asarray(start_menu.prices)
@@ -282,7 +305,7 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
                                              "maxfun": int(max_evaluations)})
             return best, str(out.message)
         except _Budget:
-            return best, f"evaluation budget ({max_evaluations}) spent"
+            return best, "evaluation budget or time limit reached"
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", AmmOptWarning)
@@ -293,14 +316,18 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     if initial is None:
         # Even the input cannot be evaluated exactly: cluster with the QMC choice frequencies.
         initial = evaluate(problem, menu, method="qmc")
-    reduced = cluster_menu(problem, menu, initial.item_probability, cluster_tol=cluster_tol,
-                           snap_tol=snap_tol)
+    # Items almost nobody chooses only add parameters: leave them out from the start (the
+    # result is compared with the input menu's exact profit in any case).
+    prob = np.where(initial.item_probability >= _NEGLIGIBLE, initial.item_probability, 0.0)
+    if not prob.any():
+        prob = initial.item_probability
+    reduced = cluster_menu(problem, menu, prob, cluster_tol=cluster_tol, snap_tol=snap_tol)
     x0 = np.asarray(reduced.allocations)
     interior = (x0 > low + snap_tol * width) & (x0 < high - snap_tol * width) & \
         (np.abs(x0) > snap_tol * width)
     movable = (np.arange(reduced.size) != reduced.no_trade_index)[:, None]
     free_x = interior & movable if optimize_allocations else np.zeros_like(interior)
-    best, message = optimise(reduced, free_x)
+    best, message = optimise(reduced, free_x, int(max_evaluations))
     snapped_coordinates = 0
     if best and free_x.any():
         # Free coordinates may converge to a face or to 0 only up to the optimiser's
@@ -311,12 +338,42 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
         snapped_coordinates = int((xs != xb).sum())
         if snapped_coordinates:
             try:
-                again, _ = optimise(Menu(xs, best["menu"].prices), np.zeros_like(xs, bool))
+                again, _ = optimise(Menu(xs, best["menu"].prices), np.zeros_like(xs, bool),
+                                    _REPRICE_EVALUATIONS)
             except _Budget:
                 again = {}
             tol = 4 * np.finfo(np.float64).eps * max(1.0, abs(best["ev"].profit))
             if again and again["ev"].profit >= best["ev"].profit - tol:
                 best = again
+
+    pruned = 0
+    if best and prune_rtol > 0:
+        # Items chosen by a sliver of types (the optimiser cannot remove them: their profit
+        # gradient vanishes) are dropped when re-pricing without them loses at most
+        # prune_rtol of the profit: a shorter, interpretable menu for a negligible change.
+        floor = best["ev"].profit - prune_rtol * abs(best["ev"].profit)
+        cur = best["menu"]
+        prob = best["ev"].item_probability
+        rare = [k for k in np.argsort(prob, kind="stable")
+                if k != cur.no_trade_index and prob[k] < _PRUNE_PROBABILITY]
+        targets = [np.asarray(cur.allocations)[k] for k in rare[:_PRUNE_MAX_TRIES]]
+        for xt in targets:
+            cur = best["menu"]
+            idx = np.flatnonzero(np.all(np.asarray(cur.allocations) == xt, axis=1))
+            if idx.size == 0:
+                continue
+            keep = np.ones(cur.size, dtype=bool)
+            keep[idx] = False
+            try:
+                again, _ = optimise(cur.subset(keep),
+                                    np.zeros((int(keep.sum()), cur.goods), dtype=bool),
+                                    _REPRICE_EVALUATIONS)
+            except _Budget:
+                break
+            if time.perf_counter() > deadline:
+                break
+            if again and again["ev"].profit >= floor:
+                best, pruned = again, pruned + 1
 
     polished = best.get("menu")
     improved = polished is not None and best["ev"].profit > initial.profit
@@ -338,4 +395,5 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
                         seconds=time.perf_counter() - start, evaluation=ev, message=message,
                         details={"free_allocation_coordinates": int(free_x.sum()),
                                  "snapped_coordinates": snapped_coordinates,
+                                 "pruned_items": pruned,
                                  "price_parameters": n_p})
