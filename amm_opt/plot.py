@@ -82,7 +82,7 @@ def _figure_and_axes(ax: Any, ncols: int = 1, size: tuple[float, float] = (6.4, 
 def _save(fig: Any, path: Path | None) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150, format=path.suffix.lower()[1:])
+        fig.savefig(path, dpi=150, format=path.suffix.lower()[1:], bbox_inches="tight")
 
 
 def _check_resolution(resolution: Any) -> int:

@@ -72,7 +72,7 @@ def main() -> None:
     left, right = fig.subplots(1, 2)
     plot_regions(ref.problem, ref.menu, ax=left, title="closed form (R2)")
     plot_regions(ref.problem, learned.menu, ax=right, title=f"learned ({learner})")
-    fig.savefig(args.out / "closed_form_vs_learned.png", dpi=120)
+    fig.savefig(args.out / "closed_form_vs_learned.png", dpi=120, bbox_inches="tight")
     print(f"\npicture: {args.out / 'closed_form_vs_learned.png'}")
 
 
