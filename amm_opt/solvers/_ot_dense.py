@@ -70,10 +70,11 @@ def solve_dense(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int
     src_pts, dst_pts = points[pos], points[~pos]
     cost = dense_cost_matrix(problem, kind, src_pts, dst_pts, pkind[pos] == _KIND_ATOM)
     cost_seconds = elapsed(start)
-    plan, solver_cost, status, message, caught = run_pot_emd(balanced[pos], -balanced[~pos],
-                                                            cost, num_iter_max)
+    plan, solver_cost, status, message, caught, shift = run_pot_emd(
+        balanced[pos], -balanced[~pos], cost, num_iter_max)
     info = {"sources": int(pos.sum()), "sinks": int((~pos).sum()),
-            "cost_matrix_seconds": cost_seconds, "solver_warnings": caught}
+            "cost_matrix_seconds": cost_seconds, "solver_warnings": caught,
+            "rebalance_shift": shift}
     if status is not Status.OPTIMAL:
         # An unfinished network simplex may still carry flow on artificial arcs: never a bound.
         return PlanOutcome(kind, "dense", status, None, None, elapsed(start), message, info)

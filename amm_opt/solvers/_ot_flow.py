@@ -163,7 +163,7 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
 
 
 def _network_simplex(graph: GridGraph, num_iter_max: int
-                     ) -> tuple[FloatArray | None, float, Status, str, list[str]]:
+                     ) -> tuple[FloatArray | None, float, Status, str, list[str], float]:
     """Transshipment -> transportation with vertex buffers, solved by POT's sparse emd."""
     from scipy import sparse
 
@@ -181,9 +181,9 @@ def _network_simplex(graph: GridGraph, num_iter_max: int
     data = np.concatenate([graph.cost, np.zeros(nv)])
     # coo_array keeps explicit zeros (free arcs must stay arcs).
     matrix = sparse.coo_array((data, (rows, cols)), shape=(nv + 1, nv + nb))
-    plan, value, status, message, caught = run_pot_emd(a, b, matrix, num_iter_max)
+    plan, value, status, message, caught, shift = run_pot_emd(a, b, matrix, num_iter_max)
     if status is not Status.OPTIMAL:
-        return None, value, status, message, caught
+        return None, value, status, message, caught, shift
     coo = sparse.coo_array(plan)
     width = nv + nb
     keys = left * width + right
@@ -194,10 +194,10 @@ def _network_simplex(graph: GridGraph, num_iter_max: int
     hit = keys[order[pos]] == found           # stay arcs are not arcs of the graph
     flow = np.zeros(keys.size)
     np.add.at(flow, order[pos[hit]], np.asarray(coo.data, dtype=np.float64)[hit])
-    return flow, value, status, message, caught
+    return flow, value, status, message, caught, shift
 
 
-def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, list[str]]:
+def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, list[str], float]:
     from scipy import optimize, sparse
 
     npts = graph.points.shape[0]
@@ -210,8 +210,9 @@ def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, lis
                            method="highs")
     status = status_from_table(res.status, _HIGHS_STATUS)
     if status is not Status.OPTIMAL or res.x is None:
-        return None, float("nan"), status, str(res.message), []
-    return np.asarray(res.x, dtype=np.float64), float(res.fun), status, str(res.message), []
+        return None, float("nan"), status, str(res.message), [], 0.0
+    return (np.asarray(res.x, dtype=np.float64), float(res.fun), status, str(res.message), [],
+            0.0)
 
 
 def solve_flow(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int,
@@ -221,14 +222,14 @@ def solve_flow(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int,
     graph = build_grid_graph(problem, gm, kind)
     build_seconds = elapsed(start)
     if flow_solver == "highs":
-        flow, value, status, message, caught = _highs(graph)
+        flow, value, status, message, caught, shift = _highs(graph)
         method = "grid flow, HiGHS LP (scipy.optimize.linprog)"
     else:
-        flow, value, status, message, caught = _network_simplex(graph, num_iter_max)
+        flow, value, status, message, caught, shift = _network_simplex(graph, num_iter_max)
         method = "grid flow, POT network simplex (sparse ot.emd)"
     info = {"nodes": int(graph.points.shape[0]), "arcs": int(graph.source.size),
             "ray_arcs": graph.ray_arcs, "graph_seconds": build_seconds,
-            "solver_warnings": caught}
+            "solver_warnings": caught, "rebalance_shift": shift}
     if flow is None:
         return PlanOutcome(kind, "flow", status, None, None, elapsed(start), message, info)
     cert = make_certificate(problem, gm, kind, graph.points, graph.masses, graph.point_kind,
