@@ -365,7 +365,7 @@ def test_nan_in_training_names_step_and_checkpoint(tmp_path):
     ("chunk_size", 0), ("eval_every", 0), ("validation_size", 1), ("patience", 0),
     ("min_delta", -0.1), ("time_limit", 0), ("checkpoint_every", 0), ("checkpoint_path", 3),
     ("resume", "yes"), ("callback", "print"), ("progress", "on"), ("torch_compile", 1),
-    ("evaluate_method", "simpson"),
+    ("evaluate_method", "simpson"), ("threads", 0), ("threads", 1.5),
 ])
 def test_bad_options_name_the_field(field, value):
     problem, _, _ = references.r1_bid_ask()
@@ -373,6 +373,18 @@ def test_bad_options_name_the_field(field, value):
         solve(problem, backend="rochetnet", **{field: value})
     assert "allowed" in str(info.value)
     assert isinstance(info.value, TypeError)
+
+
+def test_threads_apply_to_the_run_only():
+    import torch
+
+    before = torch.get_num_threads()
+    problem, _, _ = references.r1_bid_ask()
+    res = solve(problem, backend="rochetnet", **fast(steps=60, threads=1))
+    assert res.stats["threads"] == 1
+    assert torch.get_num_threads() == before  # the global setting is restored
+    res = solve(problem, backend="rochetnet", **fast(steps=60, threads=None))
+    assert res.stats["threads"] == before
 
 
 def test_resume_needs_a_path_and_unknown_options_are_listed():

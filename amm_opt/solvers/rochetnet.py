@@ -156,6 +156,12 @@ class RochetNet(Solver):
         items, maximise the exact profit over prices and interior trades); the polished menu
         is kept only if its exact profit is higher. Needs a density and at most 3 goods
         (otherwise skipped, with the reason in ``stats['polish']``).
+    threads : int or None
+        CPU threads torch may use while training (set for the run, restored afterwards; None
+        leaves torch's global setting). One by default: with two threads on the 2-core
+        development machine, while other processes kept it busy (load ≈ 2), a Beta(2,2) run
+        took 149 s against 2.7 s with one (OpenMP threads spin-waiting for a core); the
+        batches here are too small for a second thread to gain much on an idle machine.
 
     Examples
     --------
@@ -192,6 +198,7 @@ class RochetNet(Solver):
     evaluate_method: str = "auto"
     snap: float = 1e-2
     polish: bool = False
+    threads: int | None = 1
 
     name: ClassVar[str] = "rochetnet"
     description: ClassVar[str] = ("RochetNet (PyTorch): learns a menu from samples for any "
@@ -227,6 +234,9 @@ class RochetNet(Solver):
         if not _is_real(self.min_delta) or self.min_delta < 0:
             raise OptionError("must be a non-negative number", field="min_delta",
                               value=self.min_delta, allowed=">= 0, e.g. 1e-4")
+        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
+            raise OptionError("must be a positive integer or None", field="threads",
+                              value=self.threads, allowed="1, 2, ... or None (torch's setting)")
         if self.patience is not None and (not _is_int(self.patience) or self.patience < 1):
             raise OptionError("must be a positive integer or None", field="patience",
                               value=self.patience, allowed="1, 2, ... or None (no early stop)")
@@ -282,7 +292,14 @@ class RochetNet(Solver):
 
         device = resolve_device(self.device)
         seeds = self.seeds()
-        out = train(problem, self, seeds)
+        threads_before = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            out = train(problem, self, seeds)
+            threads_used = torch.get_num_threads()
+        finally:
+            torch.set_num_threads(threads_before)
 
         start = time.perf_counter()
         low, high = problem.allocation_low, problem.allocation_high
@@ -314,7 +331,7 @@ class RochetNet(Solver):
             "seeds": seeds,
             "device": str(device),
             "torch_version": torch.__version__,
-            "threads": torch.get_num_threads(),
+            "threads": threads_used,
             "train_seconds": out.seconds,
             "steps_run": out.steps_run,
             "steps_per_second": (out.steps_run - (out.resumed_from or 0)) / out.session_seconds
