@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 
 import numpy as np
 import pytest
@@ -462,3 +463,29 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_stalled_warm_start_is_redone_cold() -> None:
+    class Fake:
+        def __init__(self) -> None:
+            self.limits: list[float | None] = []
+            self.resets = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+        def solve(self, limit: float | None) -> LPSolution:
+            self.limits.append(limit)
+            status = Status.TIME_LIMIT if len(self.limits) == 1 else Status.OPTIMAL
+            return LPSolution(status, "", None, None, 7.0)
+
+    lp = Fake()
+    sol = GridLP._lp_round(lp, rnd=3, remaining=100.0, cold=2.0)
+    # Cap = max(5 s, 3 x the 2 s cold solve); on hitting it the basis is dropped and the
+    # round re-solved with what is left.
+    assert lp.limits == [6.0, 93.0] and lp.resets == 1
+    assert sol.status is Status.OPTIMAL and sol.seconds == 14.0
+    assert sol.info["warm_start_abandoned_after"] == 7.0
+    first = Fake()
+    assert GridLP._lp_round(first, rnd=0, remaining=100.0, cold=math.inf).status is \
+        Status.TIME_LIMIT and first.limits == [100.0]

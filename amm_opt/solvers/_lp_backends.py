@@ -139,6 +139,10 @@ class HighspyLP:
         self.h.addRows(m, np.full(m, -np.inf), np.zeros(m), cols.size, starts,
                        cols.ravel().astype(np.int32), vals.ravel())
 
+    def reset(self) -> None:
+        """Forget the basis: the next solve starts cold (the rows stay)."""
+        self.h.clearSolver()
+
     def solve(self, time_limit: float | None) -> LPSolution:
         h = self.h
         # HiGHS compares its time limit with the run time accumulated over all runs of this

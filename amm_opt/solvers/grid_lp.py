@@ -75,6 +75,10 @@ _SAME_ITEM_RTOL = 1e-9
 _POLISH_MAX_GOODS = 3
 # Rows with slack above -this at the last solution of a stage are carried to the next stage.
 _TIGHT_TOL = 1e-9
+# A warm re-solve is abandoned (and redone cold) after this many cold-solve times of the stage,
+# but never before this many seconds.
+_WARM_COLD_RATIO = 3.0
+_WARM_MIN_SECONDS = 5.0
 
 
 def _is_int(value: Any) -> bool:
@@ -478,12 +482,15 @@ class GridLP(Solver):
                                    "rounds": []}
         outcome = _StageOutcome(summary=summary)
         last_z: FloatArray | None = None
+        cold = math.inf
         for rnd in range(self.max_rounds):
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 outcome.status, outcome.reason = Status.TIME_LIMIT, "time_limit"
                 break
-            sol = lp.solve(None if math.isinf(remaining) else remaining)
+            sol = self._lp_round(lp, rnd, remaining, cold)
+            if rnd == 0:
+                cold = sol.seconds
             timings["lp"] += sol.seconds
             t0 = time.perf_counter()
             matrix = lp.matrix()
@@ -497,7 +504,8 @@ class GridLP(Solver):
                                       "lp_status": sol.status.value,
                                       "lp_raw_status": sol.raw_status,
                                       "lp_seconds": sol.seconds, "iterations": sol.iterations,
-                                      "upper": upper, "lp_duals": sol.y is not None}
+                                      "upper": upper, "lp_duals": sol.y is not None,
+                                      **sol.info}
             violation = math.nan
             cuts = None
             if sol.z is not None:
@@ -552,6 +560,27 @@ class GridLP(Solver):
         return outcome
 
     # ------------------------------------------------------------------ pieces
+    @staticmethod
+    def _lp_round(lp: Any, rnd: int, remaining: float, cold: float) -> Any:
+        """One LP solve. A warm-started re-solve (HiGHS keeps its basis between rounds) that
+        takes longer than a few cold solves of the stage is stopped and redone from scratch:
+        on refined meshes the dual simplex occasionally stalls after cuts are appended (minutes
+        where a cold solve takes seconds)."""
+        limit = None if math.isinf(remaining) else remaining
+        if rnd == 0 or not hasattr(lp, "reset") or math.isinf(cold):
+            return lp.solve(limit)
+        cap = max(_WARM_MIN_SECONDS, _WARM_COLD_RATIO * cold)
+        if cap >= remaining:
+            return lp.solve(limit)
+        sol = lp.solve(cap)
+        if sol.status is not Status.TIME_LIMIT:
+            return sol
+        lp.reset()
+        again = lp.solve(max(remaining - sol.seconds, 1e-3))
+        again.seconds += sol.seconds
+        again.info["warm_start_abandoned_after"] = sol.seconds
+        return again
+
     def _update_lower(self, problem: Problem, data: Any, z: FloatArray, state: _State,
                       source: str) -> None:
         menu = lp_menu(problem, data.points, z)
