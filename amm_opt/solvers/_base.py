@@ -19,7 +19,7 @@ from ..menu import Menu
 from ..problem import Problem
 from ..result import Bounds, Result, Status
 
-__all__ = ["Solver", "menu_result"]
+__all__ = ["Solver", "menu_result", "progress_bar"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Solver(ABC):
     provides_menu: ClassVar[bool] = True
     provides_upper: ClassVar[bool] = False
     needs_density: ClassVar[bool] = False
+    #: Why the backend needs the linear update ``(1 - lambda) c + lambda v`` (None: any rule).
+    linear_update_only: ClassVar[str | None] = None
 
     # ------------------------------------------------------------------ availability
     @classmethod
@@ -91,10 +93,32 @@ class Solver(ABC):
                 "needs a distribution with a density, but the problem has only samples",
                 field=f"backend {self.name!r}", value=problem.values,
                 allowed="backend='rochetnet' or 'separate' for sample-only problems")
+        if self.linear_update_only and not problem.linear_update:
+            raise UnsupportedProblemError(
+                f"{self.linear_update_only}: it needs the linear update (1 - lambda) c + lambda v",
+                field="update", value=problem.update,
+                allowed="update=None with adverse_selection, or backend='rochetnet' for custom "
+                        "rules")
 
     @abstractmethod
     def solve(self, problem: Problem) -> Result:
         """Run the backend on ``problem``."""
+
+
+def progress_bar(show: bool | None, **bar: Any) -> Any:
+    """A tqdm bar (``bar`` its arguments), or None: ``show`` False, tqdm missing (progress is
+    optional), or ``show`` None while stderr is not a terminal."""
+    if show is False:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    import sys
+
+    if show is None and not sys.stderr.isatty():
+        return None
+    return tqdm(leave=False, **bar)
 
 
 def menu_result(problem: Problem, menu: Menu, backend: str, status: Status,

@@ -30,6 +30,7 @@ from scipy.stats import qmc
 from ..distributions import Product, Samples
 from ..errors import BackendUnavailableError, FileFormatError, OptionError, SolverFailedError
 from ..problem import Problem
+from ._base import progress_bar
 from ._rochetnet_kernel import Workspace, hard_profit, soft_profit
 
 if TYPE_CHECKING:
@@ -430,16 +431,5 @@ def train(problem: Problem, solver: RochetNet, seeds: dict[str, int]) -> TrainOu
 
 
 def _progress_bar(solver: RochetNet, initial: int) -> Any:
-    show = solver.progress
-    if show is False:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None             # progress is optional: no tqdm, no bar
-    import sys
-
-    if show is None and not sys.stderr.isatty():
-        return None
-    return tqdm(total=solver.steps, initial=initial, desc="rochetnet", unit="step",
-                leave=False)
+    return progress_bar(solver.progress, total=solver.steps, initial=initial, desc="rochetnet",
+                        unit="step")

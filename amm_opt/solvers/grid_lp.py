@@ -57,7 +57,7 @@ from ..measure import discretize
 from ..menu import Menu
 from ..problem import Problem
 from ..result import Bounds, Result, Status
-from ._base import Solver
+from ._base import Solver, progress_bar
 
 __all__ = ["GridLP", "GridLPProgress"]
 
@@ -254,6 +254,7 @@ class GridLP(Solver):
     provides_menu: ClassVar[bool] = True
     provides_upper: ClassVar[bool] = True
     needs_density: ClassVar[bool] = True
+    linear_update_only: ClassVar[str | None] = "the grid LP is derived for the linear update"
 
     # ------------------------------------------------------------------ options
     def __post_init__(self) -> None:
@@ -320,14 +321,6 @@ class GridLP(Solver):
                            for g in self.grid]
         return out
 
-    def check_problem(self, problem: Problem) -> None:
-        super().check_problem(problem)
-        if not problem.linear_update:
-            raise UnsupportedProblemError(
-                "the grid LP is derived for the linear update (1 - lambda) c + lambda v",
-                field="update", value=problem.update,
-                allowed="update=None with adverse_selection, or backend='rochetnet'")
-
     def _interface(self) -> str:
         from ._lp_backends import interface_availability, resolve_interface
 
@@ -360,7 +353,7 @@ class GridLP(Solver):
         stages: list[dict[str, Any]] = []
         timings = {"discretize": 0.0, "lp": 0.0, "separation": 0.0, "bound": 0.0,
                    "evaluate": 0.0, "refine": 0.0, "polish": 0.0}
-        bar = _progress_bar(self.progress)
+        bar = progress_bar(self.progress, desc="grid_lp", unit="LP")
         status = Status.OPTIMAL
         stop_reason = "converged"
         model: _Model | None = None
@@ -773,15 +766,3 @@ def _envelope(data: Any, z: FloatArray) -> Callable[[FloatArray], tuple[FloatArr
     return evaluate_at
 
 
-def _progress_bar(show: bool | None) -> Any:
-    if show is False:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None             # progress is optional: no tqdm, no bar
-    import sys
-
-    if show is None and not sys.stderr.isatty():
-        return None
-    return tqdm(desc="grid_lp", unit="LP", leave=False)

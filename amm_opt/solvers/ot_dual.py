@@ -148,6 +148,8 @@ class OTDual(Solver):
 
     name: ClassVar[str] = "ot_dual"
     description: ClassVar[str] = "transport-dual certified upper bounds and plans (POT)"
+    linear_update_only: ClassVar[str | None] = ("the transport dual is derived for the linear "
+                                                 "update")
     requires: ClassVar[tuple[str, ...]] = ("ot",)
     extra: ClassVar[str | None] = "ot"
     provides_menu: ClassVar[bool] = False
@@ -193,14 +195,6 @@ class OTDual(Solver):
             out["grid"] = [g if _is_int(g) else np.asarray(g, dtype=float).tolist()
                            for g in self.grid]
         return out
-
-    def check_problem(self, problem: Problem) -> None:
-        super().check_problem(problem)
-        if not problem.linear_update:
-            raise UnsupportedProblemError(
-                "the transport dual is derived for the linear update (1 - lambda) c + lambda v",
-                field="update", value=problem.update,
-                allowed="update=None with adverse_selection, or backend='rochetnet'")
 
     # ------------------------------------------------------------------ solving
     def _choose_method(self, gm: Any) -> str:

@@ -158,6 +158,7 @@ class Separate(Solver):
 
     name: ClassVar[str] = "separate"
     description: ClassVar[str] = "optimal bid-ask per good, sold separately (baseline)"
+    linear_update_only: ClassVar[str | None] = "a custom update rule couples the goods"
 
     def __post_init__(self) -> None:
         if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) or \
@@ -167,11 +168,6 @@ class Separate(Solver):
 
     def check_problem(self, problem: Problem) -> None:
         super().check_problem(problem)
-        if not problem.linear_update:
-            raise UnsupportedProblemError(
-                "selling separately needs the linear update (a custom rule couples the goods)",
-                field="update", value=problem.update,
-                allowed="update=None, or backend='rochetnet' for custom rules")
         options = 3 ** problem.goods
         if options > _MAX_ITEMS:
             raise UnsupportedProblemError(
