@@ -32,7 +32,7 @@ from scipy.stats import qmc
 from ._polytope import Region, box_regions, integrate_simplices, simplex_volumes, triangulate
 from .distributions import Product, Samples
 from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
-from .menu import Menu
+from .menu import Menu, require_problem_and_menu
 from .problem import Problem
 
 __all__ = ["Evaluation", "Region", "evaluate", "menu_regions"]
@@ -274,12 +274,7 @@ def evaluate(problem: Problem, menu: Menu, *, method: str = "auto", quadrature_o
     >>> round(ev.profit, 12), ev.method
     (0.125, 'exact')
     """
-    if not isinstance(problem, Problem):
-        raise OptionError("must be a Problem", field="problem", value=problem,
-                          allowed="amm_opt.Problem(...)")
-    if not isinstance(menu, Menu):
-        raise OptionError("must be a Menu", field="menu", value=menu,
-                          allowed="amm_opt.Menu(allocations, prices)")
+    require_problem_and_menu(problem, menu)
     for name, val, lo in (("quadrature_order", quadrature_order, 2), ("qmc_points", qmc_points, 2),
                           ("qmc_replications", qmc_replications, 2)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import MenuError
+from .errors import MenuError, OptionError
 
 if TYPE_CHECKING:
     from .problem import Problem
 
-__all__ = ["Menu"]
+__all__ = ["Menu", "require_problem_and_menu"]
 
 FloatArray = NDArray[np.float64]
 
@@ -217,3 +217,15 @@ class Menu:
         lines.append("  ".join("-" * w for w in widths))
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
         return "\n".join(lines)
+
+
+def require_problem_and_menu(problem: Any, menu: Any) -> None:
+    """Raise :class:`OptionError` unless ``problem`` is a Problem and ``menu`` a Menu."""
+    from .problem import Problem
+
+    if not isinstance(problem, Problem):
+        raise OptionError("must be a Problem", field="problem", value=problem,
+                          allowed="amm_opt.Problem(...)")
+    if not isinstance(menu, Menu):
+        raise OptionError("must be a Menu", field="menu", value=menu,
+                          allowed="amm_opt.Menu(allocations, prices) or result.menu")

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import BackendUnavailableError, OptionError, UnsupportedProblemError
-from .menu import Menu
+from .menu import Menu, require_problem_and_menu
 from .plot_transport import plot_transport
 from .problem import Problem
 
@@ -94,12 +94,7 @@ def _check_resolution(resolution: Any) -> int:
 
 
 def _check_problem_menu(problem: Any, menu: Any) -> None:
-    if not isinstance(problem, Problem):
-        raise OptionError("must be a Problem", field="problem", value=problem,
-                          allowed="amm_opt.Problem(...)")
-    if not isinstance(menu, Menu):
-        raise OptionError("must be a Menu", field="menu", value=menu,
-                          allowed="amm_opt.Menu(allocations, prices) or result.menu")
+    require_problem_and_menu(problem, menu)
     menu.check_fits(problem)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..errors import OptionError
 from ..evaluate import Evaluation, evaluate
-from ..menu import Menu
+from ..menu import Menu, require_problem_and_menu
 from ..problem import Problem
 from ..result import Result
 
@@ -341,12 +341,7 @@ def certify(problem: Problem, menu: Menu, upper: UpperSpec = None, *,
     >>> certify(problem, menu, upper=0.2).verdict.split(":")[0]
     'VIOLATION'
     """
-    if not isinstance(problem, Problem):
-        raise OptionError("must be a Problem", field="problem", value=problem,
-                          allowed="amm_opt.Problem(...)")
-    if not isinstance(menu, Menu):
-        raise OptionError("must be a Menu", field="menu", value=menu,
-                          allowed="amm_opt.Menu(allocations, prices) or result.menu")
+    require_problem_and_menu(problem, menu)
     menu.check_fits(problem)
     ev = evaluation if evaluation is not None else evaluate(problem, menu,
                                                             **dict(evaluate_options or {}))
