@@ -106,7 +106,26 @@ def _new_highs() -> Any:
     return h
 
 
-class HighspyLP:
+class _RowLP:
+    """What every interface shares: the LP data and the pair rows added so far."""
+
+    def __init__(self, data: LPData, verbose: bool = False) -> None:
+        self.data = data
+        self.rows = _Rows(data)
+        self.verbose = verbose
+
+    def add(self, i: IntArray, j: IntArray) -> None:
+        if len(i):
+            self.rows.add(i, j)
+
+    def matrix(self) -> sp.csr_matrix:
+        return self.rows.matrix()
+
+    def pairs(self) -> tuple[IntArray, IntArray]:
+        return self.rows.pairs()
+
+
+class HighspyLP(_RowLP):
     """Incremental LP in a ``highspy`` model (rows appended, warm-started dual simplex)."""
 
     name = "highspy"
@@ -114,8 +133,7 @@ class HighspyLP:
     def __init__(self, data: LPData, method: str = "simplex", verbose: bool = False) -> None:
         import highspy
 
-        self.data = data
-        self.rows = _Rows(data)
+        super().__init__(data, verbose)
         h = _new_highs()
         if verbose:
             h.setOptionValue("output_flag", True)
@@ -132,7 +150,7 @@ class HighspyLP:
     def add(self, i: IntArray, j: IntArray) -> None:
         if len(i) == 0:
             return
-        self.rows.add(i, j)
+        super().add(i, j)
         cols, vals = pair_rows(self.data.points, i, j)
         m, width = cols.shape
         starts = (np.arange(m, dtype=np.int64) * width).astype(np.int32)
@@ -163,12 +181,6 @@ class HighspyLP:
                           int(info.simplex_iteration_count),
                           {"ipm_iterations": int(info.ipm_iteration_count)})
 
-    def matrix(self) -> sp.csr_matrix:
-        return self.rows.matrix()
-
-    def pairs(self) -> tuple[IntArray, IntArray]:
-        return self.rows.pairs()
-
 
 # ---------------------------------------------------------------------------------------------
 # SciPy's bundled HiGHS (always available; no warm start: each round re-solves).
@@ -177,20 +189,14 @@ _SCIPY_TABLE = {0: Status.OPTIMAL, 1: Status.ITERATION_LIMIT, 2: Status.INFEASIB
                 4: Status.INACCURATE}
 
 
-class ScipyLP:
+class ScipyLP(_RowLP):
     """``scipy.optimize.linprog(method='highs')`` on the accumulated rows."""
 
     name = "scipy"
 
     def __init__(self, data: LPData, method: str = "simplex", verbose: bool = False) -> None:
-        self.data = data
-        self.rows = _Rows(data)
+        super().__init__(data, verbose)
         self.method = {"simplex": "highs-ds", "ipm": "highs-ipm"}.get(method, "highs")
-        self.verbose = verbose
-
-    def add(self, i: IntArray, j: IntArray) -> None:
-        if len(i):
-            self.rows.add(i, j)
 
     def solve(self, time_limit: float | None) -> LPSolution:
         from scipy.optimize import linprog
@@ -217,12 +223,6 @@ class ScipyLP:
         return LPSolution(status, f"{res.status}: {res.message}", z, y, seconds,
                           int(getattr(res, "nit", 0) or 0))
 
-    def matrix(self) -> sp.csr_matrix:
-        return self.rows.matrix()
-
-    def pairs(self) -> tuple[IntArray, IntArray]:
-        return self.rows.pairs()
-
 
 # ---------------------------------------------------------------------------------------------
 # cvxpy (the model is rebuilt at every round: no warm start)
@@ -244,20 +244,14 @@ def _time_options(solver: str, time_limit: float | None) -> dict[str, Any]:
             "MOSEK": {"mosek_params": {"MSK_DPAR_OPTIMIZER_MAX_TIME": t}}}[solver]
 
 
-class CvxpyLP:
+class CvxpyLP(_RowLP):
     """The same LP through cvxpy with one of :data:`CVXPY_SOLVERS`."""
 
     name = "cvxpy"
 
     def __init__(self, data: LPData, solver: str = "HIGHS", verbose: bool = False) -> None:
-        self.data = data
-        self.rows = _Rows(data)
+        super().__init__(data, verbose)
         self.solver = solver
-        self.verbose = verbose
-
-    def add(self, i: IntArray, j: IntArray) -> None:
-        if len(i):
-            self.rows.add(i, j)
 
     def solve(self, time_limit: float | None) -> LPSolution:
         import cvxpy as cp
@@ -282,12 +276,6 @@ class CvxpyLP:
         stats = prob.solver_stats
         iters = int(stats.num_iters) if stats is not None and stats.num_iters is not None else 0
         return LPSolution(status, str(prob.status), zval, yval, seconds, iters)
-
-    def matrix(self) -> sp.csr_matrix:
-        return self.rows.matrix()
-
-    def pairs(self) -> tuple[IntArray, IntArray]:
-        return self.rows.pairs()
 
 
 # ---------------------------------------------------------------------------------------------
