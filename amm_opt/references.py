@@ -27,6 +27,7 @@ from .problem import Problem
 
 __all__ = [
     "Reference",
+    "catalogue",
     "r1_bid_ask",
     "r1_profit",
     "r2_profit",
@@ -109,3 +110,18 @@ def r3_monopolist() -> Reference:
     """R3: selling-only monopolist, one good, U[0,1], X = [0,1], c = 0: posted price 1/2."""
     problem = Problem(goods=1, values=Uniform(0.0, 1.0), belief=0.0, allocation=(0.0, 1.0))
     return Reference("R3", problem, Menu([[1.0]], [0.5]), 0.25)
+
+
+def catalogue() -> dict[str, Reference]:
+    """The standard reference cases, keyed by the names of their golden files.
+
+    R1 at λ = 0 and at c = 0.3, λ = ½; R2 at λ = 0 and λ = ½; R3. Tests, crosschecks and the
+    golden menus in ``tests/data/golden`` all use this one list.
+    """
+    return {
+        "r1_lam0": r1_bid_ask(),
+        "r1_c03_lam05": r1_bid_ask(belief=0.3, adverse_selection=0.5),
+        "r2_lam0": r2_two_goods(0.0),
+        "r2_lam05": r2_two_goods(0.5),
+        "r3": r3_monopolist(),
+    }

@@ -42,13 +42,7 @@ SMALL: dict[str, dict] = {
     "grid_lp": {"grid": 8, "progress": False},
 }
 
-REFERENCES = {
-    "R1": references.r1_bid_ask(),
-    "R1 c=0.3 lam=0.5": references.r1_bid_ask(belief=0.3, adverse_selection=0.5),
-    "R2 lam=0": references.r2_two_goods(0.0),
-    "R2 lam=0.5": references.r2_two_goods(0.5),
-    "R3": references.r3_monopolist(),
-}
+REFERENCES = references.catalogue()
 
 
 @pytest.fixture
@@ -383,13 +377,7 @@ def test_compare_bad_input():
 
 
 # ---------------------------------------------------------------------------- golden menus
-REFERENCE_GOLDENS = {
-    "r1_lam0": references.r1_bid_ask(),
-    "r1_c03_lam05": references.r1_bid_ask(belief=0.3, adverse_selection=0.5),
-    "r2_lam0": references.r2_two_goods(0.0),
-    "r2_lam05": references.r2_two_goods(0.5),
-    "r3": references.r3_monopolist(),
-}
+REFERENCE_GOLDENS = REFERENCES
 
 
 @pytest.mark.parametrize("name", list(REFERENCE_GOLDENS))

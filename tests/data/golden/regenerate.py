@@ -28,14 +28,7 @@ LEARNED = {
 
 
 def write_references() -> None:
-    refs = {
-        "r1_lam0": references.r1_bid_ask(),
-        "r1_c03_lam05": references.r1_bid_ask(belief=0.3, adverse_selection=0.5),
-        "r2_lam0": references.r2_two_goods(0.0),
-        "r2_lam05": references.r2_two_goods(0.5),
-        "r3": references.r3_monopolist(),
-    }
-    for name, ref in refs.items():
+    for name, ref in references.catalogue().items():
         save_golden(HERE / f"{name}.json", name, ref.problem, ref.menu,
                     source=f"reference {ref.name} (closed form)")
 
