@@ -88,16 +88,17 @@ def test_bracket_contains_closed_form(name: str, grid: str) -> None:
 def test_bound_valid_for_random_pair_subsets(seed: int) -> None:
     """Validity does not depend on completeness: any subset of pairs, any duals."""
     problem, _, best = ref.r2_two_goods(0.25)
-    data = LPData.build(problem, Mesh.from_grid(problem, 6).points())
-    i, j = all_pairs(data.size)
-    rng = np.random.default_rng(seed)
-    keep = rng.random(len(i)) < 0.05
-    lp = make_interface("scipy", data, "HIGHS", "simplex", False)
-    lp.add(i[keep], j[keep])
-    sol = lp.solve(None)
-    assert sol.status is Status.OPTIMAL
-    bound, _ = certified_bound(data, lp.matrix(), sol.y)
-    assert bound >= best
+    for planes in ("all", "positive"):
+        data = LPData.build(problem, Mesh.from_grid(problem, 6).points(), planes)
+        i, j = all_pairs(data.size)
+        rng = np.random.default_rng(seed)
+        keep = (rng.random(len(i)) < 0.05) & data.has_plane[i]
+        lp = make_interface("scipy", data, "HIGHS", "simplex", False)
+        lp.add(i[keep], j[keep])
+        sol = lp.solve(None)
+        assert sol.status is Status.OPTIMAL
+        bound, _ = certified_bound(data, lp.matrix(), sol.y)
+        assert bound >= best
     # The LP value (primal) is matched by the certificate up to its allowance.
     assert bound >= data.cost @ sol.z - 1e-12
     assert bound - data.cost @ sol.z < 1e-9
@@ -107,16 +108,44 @@ def test_bound_valid_for_random_pair_subsets(seed: int) -> None:
         assert loose >= bound - 1e-12 and loose >= best
 
 
-def test_full_pairs_equal_cutting_planes() -> None:
-    problem, _, best = ref.r2_two_goods(0.0)
-    full = GridLP(grid=8, pairs="all", polish=False).solve(problem)
-    cuts = GridLP(grid=8, pairs="cuts", neighbours=2, polish=False).solve(problem)
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_full_pairs_equal_cutting_planes(lam: float) -> None:
+    problem, _, best = ref.r2_two_goods(lam)
+    # The textbook LP: a plane at every point, every ordered pair.
+    full = GridLP(grid=8, pairs="all", planes="all", polish=False).solve(problem)
+    cuts = GridLP(grid=8, pairs="cuts", planes="all", start_pairs="knn", neighbours=2,
+                  polish=False).solve(problem)
+    # Planes only at the points of positive mass (and c): the same optimum (the theorem in
+    # amm_opt.solvers._lp_model), with every pair from those points or with cutting planes.
+    positive_all = GridLP(grid=8, pairs="all", polish=False).solve(problem)
+    positive_cuts = GridLP(grid=8, polish=False).solve(problem)
     # Same LP optimum (cutting planes stop only without violations, so their solution is
     # feasible for the full LP); each bound is the LP value plus a < 1e-11 allowance.
-    assert abs(full.bounds.upper - cuts.bounds.upper) < SAME_LP_ATOL
-    assert full.stats["lp_pairs"] > cuts.stats["lp_pairs"]
+    for other in (cuts, positive_all, positive_cuts):
+        assert abs(full.bounds.upper - other.bounds.upper) < SAME_LP_ATOL
+        assert full.stats["lp_pairs"] > other.stats["lp_pairs"]
     assert cuts.stats["rounds"] > 1                      # 2 neighbours are not enough
-    assert min(full.bounds.upper, cuts.bounds.upper) >= best
+    assert full.bounds.upper >= best
+
+
+@pytest.mark.parametrize("problem", [
+    Problem(goods=2, values=Beta(2, 2), belief=0.5, adverse_selection=0.25),
+    Problem(goods=2, values=TruncatedNormal(0.5, 0.2, 0.0, 1.0), belief=[0.4, 0.6]),
+    Problem(goods=1, values=Uniform(0, 1), belief=0.3, adverse_selection=0.5),
+    Problem(goods=3, values=Uniform(0, 1), belief=0.5),
+], ids=["beta-2goods", "normal-2goods", "one-good", "three-goods"])
+def test_planes_at_positive_mass_lose_nothing(problem: Problem) -> None:
+    """Planes only at positive mass (and c) give the same LP optimum as planes everywhere, on
+    densities with positive mass inside the box too (Beta, truncated normal), on uneven
+    grids, with 1-3 goods."""
+    cells = 4 if problem.goods == 3 else 9
+    breaks = np.sort(np.r_[0.0, 1.0, np.random.default_rng(7).uniform(0.02, 0.98, cells - 1)])
+    options = {"grid": [breaks] * problem.goods, "polish": False}
+    full = GridLP(planes="all", **options).solve(problem)
+    positive = GridLP(planes="positive", **options).solve(problem)
+    assert full.stats["lp_points"] == positive.stats["lp_points"]
+    assert abs(full.bounds.upper - positive.bounds.upper) < SAME_LP_ATOL
+    assert positive.bounds.lower <= positive.bounds.upper
 
 
 def test_all_pairs_memory_guard() -> None:
@@ -188,12 +217,18 @@ def test_refined_mesh_conserves_mass_and_stays_valid() -> None:
     # Cell integrals add up: total positive and negative mass do not depend on the mesh.
     assert abs(fine.positive_total - coarse.positive_total) < 1e-13
     assert abs(fine.negative_total - coarse.negative_total) < 1e-13
-    data = LPData.build(problem, fine)
-    lp = make_interface("scipy", data, "HIGHS", "simplex", False)
-    lp.add(*initial_pairs(data.points, 8))
-    sol = lp.solve(None)
-    bound, _ = certified_bound(data, lp.matrix(), sol.y)
-    assert bound >= best
+    for planes in ("all", "positive"):
+        data = LPData.build(problem, fine, planes)
+        lp = make_interface("scipy", data, "HIGHS", "simplex", False)
+        i, j = initial_pairs(data.points, 8)
+        lp.add(i[data.has_plane[i]], j[data.has_plane[i]])
+        sol = lp.solve(None)
+        bound, _ = certified_bound(data, lp.matrix(), sol.y)
+        assert bound >= best
+        # A row from a point without a plane would not be a relaxation: refused.
+        if planes == "positive":
+            with pytest.raises(ValueError, match="tangent plane"):
+                lp.add(i[~data.has_plane[i]], j[~data.has_plane[i]])
 
 
 def test_dorfler_marking() -> None:
@@ -281,15 +316,18 @@ def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_lp_menu_items_reproduce_the_points() -> None:
     problem = ref.r2_two_goods(0.0).problem
-    data = LPData.build(problem, Mesh.from_grid(problem, 8).points())
-    lp = make_interface("scipy", data, "HIGHS", "simplex", False)
-    lp.add(*all_pairs(data.size))
-    z = lp.solve(None).z
-    menu = lp_menu(problem, data.points, z)
-    u, _ = data.split(z)
-    # The menu's utility is the envelope of the solution's planes: u at every point.
-    np.testing.assert_allclose(menu.utility(data.points), u, atol=1e-9)
-    assert menu.size < 20
+    for planes in ("all", "positive"):
+        data = LPData.build(problem, Mesh.from_grid(problem, 8).points(), planes)
+        lp = make_interface("scipy", data, "HIGHS", "simplex", False)
+        i, j = all_pairs(data.size)
+        lp.add(i[data.has_plane[i]], j[data.has_plane[i]])
+        z = lp.solve(None).z
+        menu = lp_menu(problem, data.points, z, data.planes)
+        u, _ = data.split(z)
+        # The menu's utility is the envelope of the solution's planes: u at every point (at
+        # the points without a plane, the smallest value their rows allow is that envelope).
+        np.testing.assert_allclose(menu.utility(data.points), u, atol=1e-9)
+        assert menu.size < 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +429,8 @@ def test_failure_after_success_is_inaccurate(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(backends.ScipyLP, "solve", flaky)
     problem, _, best = ref.r2_two_goods(0.0)
-    res = GridLP(grid=8, neighbours=2, interface="scipy", polish=False).solve(problem)
+    res = GridLP(grid=8, planes="all", start_pairs="knn", neighbours=2, interface="scipy",
+                 polish=False).solve(problem)
     assert res.status is Status.INACCURATE
     assert res.bounds.lower <= best + EVAL_ATOL and best <= res.bounds.upper
 

@@ -58,6 +58,11 @@ class _Rows:
     def add(self, i: IntArray, j: IntArray) -> sp.csr_matrix:
         from ._lp_model import pair_matrix
 
+        # A row from a point without a plane would use its gradient, fixed at 0: not a
+        # relaxation any more, so the bound could be invalid. Never let one in.
+        if not self.data.has_plane[np.asarray(i, dtype=np.int64)].all():
+            raise ValueError("pair rows may only start at points with a tangent plane")
+
         block = pair_matrix(self.data.points, i, j)
         self.blocks.append(block)
         self.ends.append((np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)))

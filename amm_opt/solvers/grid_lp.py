@@ -18,10 +18,11 @@ The number reported as ``bounds.upper`` is not the LP's primal value but weak du
 at the solver's row duals with every variable's box (:func:`~._lp_model.certified_bound`): valid
 whatever the solver's accuracy, with explicit floating-point allowances.
 
-**Cutting planes.** The LP starts with the k-nearest-neighbour pairs (k-d tree) and, after each
-solve, :func:`~._lp_model.find_cuts` finds the most violated pairs over *all* ordered pairs by
-evaluating the upper envelope of the solution's tangent planes in chunks (never an all-pairs
-loop); they are appended and the dual simplex restarts from the previous basis.
+**Cutting planes.** The LP starts with the edges of the points' Delaunay triangulation (or the
+k-nearest-neighbour pairs) and, after each solve, :func:`~._lp_model.find_cuts` finds the most
+violated pairs over *all* ordered pairs by evaluating the upper envelope of the solution's
+tangent planes in chunks (never an all-pairs loop); they are appended and the dual simplex
+restarts from the previous basis.
 
 **Adaptive refinement.** Cells where the solution bends (:func:`~._lp_mesh.kink_indicator`) are
 split into :math:`2^n` children (Dörfler marking); cells where :math:`u` is affine stay coarse,
@@ -65,6 +66,11 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 _PAIRS = ("cuts", "all")
+_START_PAIRS = ("delaunay", "knn")
+_PLANES = ("positive", "all")
+# Rows into each point without a plane of its own, from its nearest plane points, in a stage's
+# first LP.
+_PLANE_NEIGHBOURS = 2
 _HIGHS_METHODS = ("simplex", "ipm", "choose")
 _EVAL_METHODS = ("auto", "exact", "quadrature", "qmc")
 _DEFAULT_GRID = {1: 64, 2: 32, 3: 10}
@@ -161,11 +167,19 @@ class GridLP(Solver):
         :func:`amm_opt.measure.discretize`). None: 64 cells for one good, 32 per axis for two,
         10 for three, 4 beyond.
     pairs : {"cuts", "all"}
-        ``"cuts"``: nearest-neighbour pairs plus violated pairs found over all pairs (cutting
+        ``"cuts"``: start pairs (below) plus violated pairs found over all pairs (cutting
         planes). ``"all"``: every ordered pair from the start (the full LP; memory grows like
         the square of the points; the benchmark baseline).
+    start_pairs : {"delaunay", "knn"}
+        Pairs of each stage's first LP (``pairs="cuts"``): both orientations of the edges of
+        the points' Delaunay triangulation (2 or 3 goods; elsewhere, or where Qhull cannot
+        triangulate, k nearest neighbours), or of the k-nearest-neighbour pairs.
+    planes : {"positive", "all"}
+        Points with a tangent plane (a gradient and pair rows from them): ``"positive"``, the
+        points of positive mass and the belief (the other points keep only a value; the LP
+        optimum is the same, see :mod:`~._lp_model`, at a fraction of the size), or every point.
     neighbours : int
-        k of the initial k-nearest-neighbour pairs (both orientations are added).
+        k of the k-nearest-neighbour start pairs.
     carry_pairs : bool
         Seed each refinement stage's LP with the pairs tight at the previous stage's solution
         (off by default: on R2 it made the larger LPs slower than the cuts it saved).
@@ -226,6 +240,8 @@ class GridLP(Solver):
 
     grid: Any = None
     pairs: str = "cuts"
+    start_pairs: str = "delaunay"
+    planes: str = "positive"
     neighbours: int = 8
     carry_pairs: bool = False
     cut_tol: float = 1e-9
@@ -273,6 +289,8 @@ class GridLP(Solver):
         lp_solver = self.lp_solver.upper() if isinstance(self.lp_solver, str) else self.lp_solver
         object.__setattr__(self, "lp_solver", lp_solver)
         for name, value, allowed in (("pairs", self.pairs, _PAIRS),
+                                     ("start_pairs", self.start_pairs, _START_PAIRS),
+                                     ("planes", self.planes, _PLANES),
                                      ("lp_solver", lp_solver, CVXPY_SOLVERS),
                                      ("interface", self.interface, INTERFACES),
                                      ("highs_method", self.highs_method, _HIGHS_METHODS),
@@ -420,47 +438,72 @@ class GridLP(Solver):
     # ------------------------------------------------------------------ one stage
     def _stage_model(self, problem: Problem, mp: Any, interface: str,
                      model: _Model | None) -> _Model:
-        """The LP of a stage on the stage's points: nearest-neighbour pairs, plus (refinement
-        with cutting planes) the pairs that were tight at the previous stage's solution.
+        """The LP of a stage on the stage's points: the start pairs from plane points, each
+        point's nearest plane points, and (from the second stage on) at every point the plane
+        that was highest there at the previous stage's solution (plus, with ``carry_pairs``,
+        the previous stage's tight pairs).
 
         (Appending the new points to the previous model to keep its basis was slower: after
         the cost changes the warm start took longer than a cold dual simplex.)"""
         from ._lp_backends import make_interface
-        from ._lp_model import LPData, all_pairs, initial_pairs, key_pairs, pair_keys
+        from ._lp_model import LPData, all_pairs, key_pairs, pair_keys
 
-        if model is None or self.pairs == "all":
-            data = LPData.build(problem, mp)
-            count = data.size
-            lp = make_interface(interface, data, self.lp_solver, self.highs_method,
-                                self.verbose)
-            if self.pairs == "all":
-                rows = count * (count - 1)
-                if rows > self.max_all_pairs:
-                    raise UnsupportedProblemError(
-                        f"pairs='all' needs {rows} pair rows for {count} points",
-                        field="pairs", value=self.pairs,
-                        allowed=f"pairs='cuts', a coarser grid, or max_all_pairs >= {rows}")
-                i, j = all_pairs(count)
-            else:
-                i, j = initial_pairs(data.points, self.neighbours)
+        data = LPData.build(problem, mp, self.planes)
+        count = data.size
+        lp = make_interface(interface, data, self.lp_solver, self.highs_method, self.verbose)
+        if self.pairs == "all":
+            rows = len(data.planes) * (count - 1)
+            if rows > self.max_all_pairs:
+                raise UnsupportedProblemError(
+                    f"pairs='all' needs {rows} pair rows for {count} points",
+                    field="pairs", value=self.pairs,
+                    allowed=f"pairs='cuts', a coarser grid, or max_all_pairs >= {rows}")
+            i, j = all_pairs(count)
+            keep = data.has_plane[i]
+            i, j = i[keep], j[keep]
             lp.add(i, j)
             return _Model(data, lp, np.sort(pair_keys(i, j)))
-        # A fresh model on the new points, seeded with the previous stage's tight pairs
-        # (mapped by coordinates; pairs with an end that left the mesh are dropped).
-        data = LPData.build(problem, mp)
-        lp = make_interface(interface, data, self.lp_solver, self.highs_method, self.verbose)
-        i, j = initial_pairs(data.points, self.neighbours)
-        if model.z is not None and self.carry_pairs:
-            oi, oj = model.lp.pairs()
-            tight = model.lp.matrix() @ model.z >= -_TIGHT_TOL
-            new_index = _match_points(model.data, data)
-            ci, cj = new_index[oi[tight]], new_index[oj[tight]]
-            ok = (ci >= 0) & (cj >= 0)
-            i, j = np.concatenate([i, ci[ok]]), np.concatenate([j, cj[ok]])
+        i, j = self._start_rows(data, model)
         keys = np.unique(pair_keys(i, j))
         i, j = key_pairs(keys)
         lp.add(i, j)
         return _Model(data, lp, keys)
+
+    def _start_rows(self, data: Any, model: _Model | None) -> tuple[IntArray, IntArray]:
+        from ._lp_model import start_pairs
+
+        mask = data.has_plane
+        i, j = start_pairs(data.points, self.start_pairs, self.neighbours)
+        parts_i, parts_j = [i[mask[i]]], [j[mask[i]]]
+        if len(data.planes) < data.size:
+            # Points without a plane of their own are held up only by rows into them: start
+            # each with its nearest plane points.
+            from scipy.spatial import cKDTree
+
+            k = min(_PLANE_NEIGHBOURS, len(data.planes))
+            _, near = cKDTree(data.points[data.planes]).query(data.points, k=k)
+            near = data.planes[np.asarray(near, dtype=np.int64).reshape(data.size, k)]
+            parts_i.append(near.ravel())
+            parts_j.append(np.repeat(np.arange(data.size, dtype=np.int64), k))
+        if model is not None and model.z is not None:
+            new_index = _match_points(model.data, data)
+            # The previous solution's highest plane at every new point (its owner mapped by
+            # coordinates; owners that left the mesh are dropped).
+            owner = _highest_plane(model.data, model.z, data.points)
+            ci = new_index[owner]
+            ok = ci >= 0
+            parts_i.append(ci[ok])
+            parts_j.append(np.flatnonzero(ok).astype(np.int64))
+            if self.carry_pairs:
+                oi, oj = model.lp.pairs()
+                tight = model.lp.matrix() @ model.z >= -_TIGHT_TOL
+                ci, cj = new_index[oi[tight]], new_index[oj[tight]]
+                ok = (ci >= 0) & (cj >= 0)
+                parts_i.append(ci[ok])
+                parts_j.append(cj[ok])
+        i, j = np.concatenate(parts_i), np.concatenate(parts_j)
+        keep = (i != j) & mask[i]
+        return i[keep], j[keep]
 
     def _solve_stage(self, model: _Model, stage: int, state: _State, deadline: float,
                      timings: dict[str, float], bar: Any, start: float, problem: Problem,
@@ -509,7 +552,8 @@ class GridLP(Solver):
                 if self.pairs == "cuts" and sol.status in (Status.OPTIMAL, Status.INACCURATE):
                     t0 = time.perf_counter()
                     u, g = data.split(sol.z)
-                    cuts = find_cuts(data.points, u, g, self.cut_tol, max_cuts, keys)
+                    cuts = find_cuts(data.points, u, g, self.cut_tol, max_cuts, keys,
+                                     data.planes)
                     timings["separation"] += time.perf_counter() - t0
                     violation = cuts.max_violation
                     record.update(max_violation=violation, violated_points=cuts.violated_points,
@@ -576,7 +620,7 @@ class GridLP(Solver):
 
     def _update_lower(self, problem: Problem, data: Any, z: FloatArray, state: _State,
                       source: str) -> None:
-        menu = lp_menu(problem, data.points, z)
+        menu = lp_menu(problem, data.points, z, data.planes)
         with warnings.catch_warnings():
             # The exact evaluation falls back to QMC (with a warning) when near-duplicate
             # items break its tiling check; such a menu is still valid, with an interval.
@@ -713,6 +757,17 @@ def _match_points(old: Any, new: Any) -> IntArray:
     return np.where(np.isfinite(dist), idx, -1).astype(np.int64)
 
 
+def _highest_plane(data: Any, z: FloatArray, points: FloatArray) -> IntArray:
+    """Index (in ``data``) of the plane point whose tangent plane is highest at each point."""
+    from ._lp_model import tangent_pieces, upper_envelope
+
+    u, g = data.split(z)
+    src = data.planes
+    gk, ak, first, _ = tangent_pieces(data.points[src], u[src], g[src])
+    _, arg = upper_envelope(np.asarray(points, dtype=np.float64), gk, ak)
+    return src[first[arg]]
+
+
 def _pessimistic(ev: Evaluation | None) -> float:
     """A Monte-Carlo profit counts four standard errors lower when menus are compared."""
     if ev is None:
@@ -727,20 +782,23 @@ def _stage_status(lp_status: Status, state: _State) -> Status:
     return lp_status
 
 
-def lp_menu(problem: Problem, points: FloatArray, z: FloatArray) -> Menu:
+def lp_menu(problem: Problem, points: FloatArray, z: FloatArray,
+            planes: IntArray | None = None) -> Menu:
     r"""The menu of an LP solution: items :math:`(g_i,\; P_i\cdot g_i - u_i)`.
 
     Gradients are clipped into the allocation box (solver round-off may leave them a hair
     outside), items whose allocations agree to :math:`10^{-9}` of the box width are merged
     keeping the cheapest (the others are never strictly preferred), and only items that are a
     best choice at some LP point are kept (they reproduce the solution's envelope there).
+    ``planes``: the points whose planes are items (``LPData.planes``; None: all).
     """
     count, n = points.shape
     block = np.asarray(z, dtype=np.float64).reshape(count, n + 1)
-    u = block[:, 0]
+    src = np.arange(count) if planes is None else np.asarray(planes, dtype=np.int64)
+    u = block[src, 0]
     low, high = problem.allocation_low, problem.allocation_high
-    g = np.clip(block[:, 1:], low, high)
-    p = np.einsum("ij,ij->i", g, points) - u
+    g = np.clip(block[src, 1:], low, high)
+    p = np.einsum("ij,ij->i", g, points[src]) - u
     width = np.where(high > low, high - low, 1.0)
     key = np.round(g / width / _SAME_ITEM_RTOL)
     _, inv = np.unique(key, axis=0, return_inverse=True)
@@ -757,7 +815,8 @@ def _envelope(data: Any, z: FloatArray) -> Callable[[FloatArray], tuple[FloatArr
     from ._lp_model import tangent_pieces, upper_envelope
 
     u, g = data.split(z)
-    gk, ak, _, _ = tangent_pieces(data.points, u, g)
+    src = data.planes
+    gk, ak, _, _ = tangent_pieces(data.points[src], u[src], g[src])
 
     def evaluate_at(v: FloatArray) -> tuple[FloatArray, FloatArray]:
         best, arg = upper_envelope(np.asarray(v, dtype=np.float64), gk, ak)
