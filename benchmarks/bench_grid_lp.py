@@ -8,10 +8,13 @@ Prints markdown tables for BENCHMARKS.md:
            ``time_limit`` (default 1e-3 in 60 s; ``--r2-gap 1e-4 --r2-time 600`` for the long
            target), plus the polished menu against the closed form (items, max price error);
 ``three``  three goods, uniform, c = (1/2, 1/2, 1/2), lambda = 0: certified gap in a time budget;
-``pairs``  the naive baseline, ``pairs="all"`` (every ordered pair from the start), against
-           cutting planes (``pairs="cuts"``) on R2 grids: LP time, rows and peak memory, each run
-           in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its own;
-           then the largest grid each reaches within ``--pairs-budget`` seconds.
+``pairs``  the naive baseline, the textbook LP (a tangent plane at every point, every ordered
+           pair from the start: ``pairs="all", planes="all"``), against cutting planes with a
+           plane at every point and k-nearest-neighbour start pairs (the first cutting-plane
+           version) and against the default (planes at positive mass only, Delaunay start) on R2
+           grids: time, rows and peak memory, each run in a fresh subprocess so that its peak
+           resident memory (``ru_maxrss``) is its own; then the largest grid each reaches within
+           ``--pairs-budget`` seconds.
 
 Usage: ``python benchmarks/bench_grid_lp.py [--sections r1 r2 three pairs] [...]``.
 """
@@ -90,14 +93,22 @@ def three_table(grid: int, budget: float, gap: float, refine: bool) -> None:
 # ---------------------------------------------------------------------------------------------
 # Cutting planes vs all pairs (one run per subprocess: peak memory is per run)
 # ---------------------------------------------------------------------------------------------
+# The variants compared in ``pairs``: the naive baseline first.
+VARIANTS = {
+    "all": {"pairs": "all", "planes": "all"},
+    "cuts_every": {"pairs": "cuts", "planes": "all", "start_pairs": "knn"},
+    "cuts": {},
+}
+
+
 def one_run(pairs: str, grid: int, budget: float) -> dict:
     import resource
 
     problem = ref.r2_two_goods(0.0).problem
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    res = GridLP(grid=grid, pairs=pairs, polish=False, time_limit=budget,
-                 max_all_pairs=200_000_000).solve(problem)
+    res = GridLP(grid=grid, polish=False, time_limit=budget, max_all_pairs=200_000_000,
+                 **VARIANTS[pairs]).solve(problem)
     secs = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"pairs": pairs, "grid": grid, "seconds": secs, "lp_seconds": res.stats["timings"]["lp"],
@@ -119,15 +130,15 @@ def _subprocess(pairs: str, grid: int, budget: float) -> dict | None:
 
 
 def pairs_table(grids: list[int], budget: float) -> None:
-    print("\n| grid | points | rows (all) | rows (cuts) | rounds (cuts) | seconds (all) "
-          "| seconds (cuts) | time ratio all/cuts | peak MiB (all) | peak MiB (cuts) "
-          "| same bound |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
-    reach = {"all": 0, "cuts": 0}
-    alive = {"all": True, "cuts": True}
+    print("\n| grid | points | rows (all) | rows (cuts, every plane) | rows (cuts) "
+          "| s (all) | s (cuts, every plane) | s (cuts) | ratio all/cuts "
+          "| peak MiB (all) | peak MiB (cuts, every plane) | peak MiB (cuts) | same bound |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
+    reach = dict.fromkeys(VARIANTS, 0)
+    alive = dict.fromkeys(VARIANTS, True)
     for grid in grids:
         row = {}
-        for kind in ("all", "cuts"):
+        for kind in VARIANTS:
             if not alive[kind]:
                 continue
             out = _subprocess(kind, grid, budget)
@@ -139,17 +150,26 @@ def pairs_table(grids: list[int], budget: float) -> None:
                 alive[kind] = False
         if not row:
             break
+        first = next(iter(row.values()))
+        uppers = [r["upper"] for r in row.values()]
+        same = "yes" if max(uppers) - min(uppers) < 1e-6 else "no"
         a, c = row.get("all"), row.get("cuts")
-        pts = (a or c)["points"]
-        same = "—" if not (a and c) else ("yes" if abs(a["upper"] - c["upper"]) < 1e-6 else "no")
         ratio = "—" if not (a and c) else f"{a['seconds'] / c['seconds']:.1f}"
-        print(f"| {grid} | {pts} | {a['rows'] if a else '—'} | {c['rows'] if c else '—'} | "
-              f"{c['rounds'] if c else '—'} | {_fmt(a and a['seconds'], 1)} | "
-              f"{_fmt(c and c['seconds'], 1)} | {ratio} | {_fmt(a and a['peak_mib'], 0)} | "
-              f"{_fmt(c and c['peak_mib'], 0)} | {same} |")
+        cells = []
+        for key in ("rows", "seconds", "peak_mib"):
+            for kind in VARIANTS:
+                r = row.get(kind)
+                value = None if r is None else r[key]
+                cells.append("—" if value is None else
+                             (str(value) if key == "rows" else
+                              _fmt(value, 1 if key == "seconds" else 0)))
+            if key == "seconds":
+                cells.append(ratio)
+        print(f"| {grid} | {first['points']} | " + " | ".join(cells) + f" | {same} |")
         sys.stdout.flush()
     print(f"\nLargest R2 grid solved within {budget:.0f} s: all pairs {reach['all']}, "
-          f"cutting planes {reach['cuts']}.")
+          f"cutting planes with every plane {reach['cuts_every']}, "
+          f"default {reach['cuts']}.")
 
 
 def main() -> None:
@@ -166,7 +186,7 @@ def main() -> None:
     parser.add_argument("--three-time", type=float, default=600.0)
     parser.add_argument("--three-refine", action="store_true")
     parser.add_argument("--pairs-grids", type=int, nargs="+",
-                        default=[8, 12, 16, 24, 32, 40, 48, 64, 80, 96, 128])
+                        default=[8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256])
     parser.add_argument("--pairs-budget", type=float, default=60.0)
     args = parser.parse_args()
     if "r1" in args.sections:
