@@ -18,11 +18,19 @@ The number reported as ``bounds.upper`` is not the LP's primal value but weak du
 at the solver's row duals with every variable's box (:func:`~._lp_model.certified_bound`): valid
 whatever the solver's accuracy, with explicit floating-point allowances.
 
-**Cutting planes.** The LP starts with the edges of the points' Delaunay triangulation (or the
-k-nearest-neighbour pairs) and, after each solve, :func:`~._lp_model.find_cuts` finds the most
-violated pairs over *all* ordered pairs by evaluating the upper envelope of the solution's
-tangent planes in chunks (never an all-pairs loop); they are appended and the dual simplex
-restarts from the previous basis.
+**Planes at positive mass only.** Only the points of positive mass and the belief carry a
+gradient and pair rows *from* them (``planes="positive"``); the barycentres (negative mass,
+most of the points) keep only a value, held up by the planes of the others. The LP optimum is
+the same as with a plane at every point (proof in :mod:`~._lp_model`); the LP is a fraction of
+the size (uniform values: planes on the boundary only).
+
+**Cutting planes.** Pair rows start from the plane points' edges of the Delaunay triangulation
+(or k nearest neighbours), each point's nearest plane points and, from the second stage on, the
+plane that was highest at each point in the previous stage's solution (usually all the rows the
+stage needs). After each solve, :func:`~._lp_model.find_cuts` finds the most violated pairs over
+*all* ordered pairs by evaluating the upper envelope of the solution's tangent planes in chunks
+(never an all-pairs loop); they are appended and the dual simplex restarts from the previous
+basis.
 
 **Adaptive refinement.** Cells where the solution bends (:func:`~._lp_mesh.kink_indicator`) are
 split into :math:`2^n` children (Dörfler marking); cells where :math:`u` is affine stay coarse,
