@@ -247,10 +247,13 @@ def start_pairs(points: FloatArray, method: str, neighbours: int) -> tuple[IntAr
     return initial_pairs(points, neighbours)
 
 
-def all_pairs(count: int) -> tuple[IntArray, IntArray]:
-    """Every ordered pair ``i != j`` (the full LP of MATH §3)."""
-    i, j = np.meshgrid(np.arange(count, dtype=np.int64), np.arange(count, dtype=np.int64),
-                       indexing="ij")
+def all_pairs(count: int, sources: IntArray | None = None) -> tuple[IntArray, IntArray]:
+    """Every ordered pair ``i != j`` (the full LP of MATH §3), ``i`` among ``sources`` (all
+    points when None); memory is that of the returned pairs only."""
+    src = np.arange(count, dtype=np.int64) if sources is None else \
+        np.asarray(sources, dtype=np.int64)
+    i = np.repeat(src, count)
+    j = np.tile(np.arange(count, dtype=np.int64), len(src))
     keep = i != j
     return i[keep], j[keep]
 

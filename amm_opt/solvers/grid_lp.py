@@ -466,9 +466,7 @@ class GridLP(Solver):
                     f"pairs='all' needs {rows} pair rows for {count} points",
                     field="pairs", value=self.pairs,
                     allowed=f"pairs='cuts', a coarser grid, or max_all_pairs >= {rows}")
-            i, j = all_pairs(count)
-            keep = data.has_plane[i]
-            i, j = i[keep], j[keep]
+            i, j = all_pairs(count, data.planes)
             lp.add(i, j)
             return _Model(data, lp, np.sort(pair_keys(i, j)))
         i, j = self._start_rows(data, model)
