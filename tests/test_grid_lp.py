@@ -445,6 +445,8 @@ def test_failure_after_success_is_inaccurate(monkeypatch: pytest.MonkeyPatch) ->
     ({"interface": "highspy", "lp_solver": "SCS"}, "interface"),
     ({"highs_method": "barrier"}, "highs_method"),
     ({"neighbours": 0}, "neighbours"),
+    ({"planes": "negative"}, "planes"),
+    ({"start_pairs": "voronoi"}, "start_pairs"),
     ({"max_rounds": 1.5}, "max_rounds"),
     ({"cut_tol": -1.0}, "cut_tol"),
     ({"target_gap": 0.0}, "target_gap"),
