@@ -25,8 +25,10 @@ from amm_opt.solvers._lp_model import (
     LPData,
     all_pairs,
     certified_bound,
+    delaunay_pairs,
     find_cuts,
     initial_pairs,
+    start_pairs,
 )
 from amm_opt.solvers.grid_lp import GridLP, GridLPProgress, lp_menu
 
@@ -256,6 +258,26 @@ def test_separation_finds_the_worst_pair_of_all() -> None:
     worst = np.unravel_index(np.argmax(viol), viol.shape)
     assert any((cuts.i == worst[0]) & (cuts.j == worst[1])) or \
         viol[cuts.i, cuts.j].max() == pytest.approx(viol.max())
+
+
+def test_delaunay_start_pairs() -> None:
+    rng = np.random.default_rng(2)
+    for n in (2, 3):
+        pts = rng.random((60, n))
+        i, j = delaunay_pairs(pts)
+        pairs = set(zip(i.tolist(), j.tolist(), strict=True))
+        assert all((b, a) in pairs for a, b in pairs) and all(a != b for a, b in pairs)
+        # Every point is a vertex of some simplex; the nearest neighbour is a Delaunay edge.
+        assert set(i.tolist()) == set(range(60))
+        nearest = np.argsort(((pts[:, None] - pts[None]) ** 2).sum(-1), axis=1)[:, 1]
+        assert all((a, int(b)) in pairs for a, b in enumerate(nearest))
+    # Where Qhull does not apply (one good; collinear points), k nearest neighbours instead.
+    line = np.column_stack([np.linspace(0, 1, 20), np.linspace(0, 1, 20)])
+    assert delaunay_pairs(rng.random((20, 1))) is None
+    assert delaunay_pairs(line) is None
+    i, j = start_pairs(line, "delaunay", 3)
+    ki, kj = initial_pairs(line, 3)
+    assert np.array_equal(i, ki) and np.array_equal(j, kj)
 
 
 def test_initial_pairs_are_symmetric_neighbours() -> None:
