@@ -150,6 +150,19 @@ def test_planes_at_positive_mass_lose_nothing(problem: Problem) -> None:
     assert positive.bounds.lower <= positive.bounds.upper
 
 
+@pytest.mark.skipif(not HAVE_HIGHSPY, reason="highspy is not installed")
+def test_highs_methods_agree() -> None:
+    """Every HiGHS algorithm gives the same certified bound (3 goods: "auto" is "hybrid", an
+    interior-point start and warm-started simplex rounds)."""
+    problem = Problem(goods=3, values=Uniform(0, 1), belief=0.5)
+    bounds = {}
+    for method in ("simplex", "ipm", "hybrid", "auto"):
+        res = GridLP(grid=5, highs_method=method, polish=False).solve(problem)
+        assert res.status is Status.OPTIMAL
+        bounds[method] = res.bounds.upper
+    assert max(bounds.values()) - min(bounds.values()) < SAME_LP_ATOL
+
+
 def test_all_pairs_memory_guard() -> None:
     problem = ref.r2_two_goods(0.0).problem
     with pytest.raises(UnsupportedProblemError, match="pairs='all' needs"):

@@ -131,7 +131,12 @@ class _RowLP:
 
 
 class HighspyLP(_RowLP):
-    """Incremental LP in a ``highspy`` model (rows appended, warm-started dual simplex)."""
+    """Incremental LP in a ``highspy`` model (rows appended, warm-started dual simplex).
+
+    ``method``: a HiGHS ``solver`` ("simplex", "ipm", "choose") for every solve, or "hybrid":
+    interior point with crossover while there is no basis (the first solve, or after
+    :meth:`reset`), then the dual simplex from the basis for the cutting-plane rounds.
+    """
 
     name = "highspy"
 
@@ -142,7 +147,11 @@ class HighspyLP(_RowLP):
         h = _new_highs()
         if verbose:
             h.setOptionValue("output_flag", True)
-        h.setOptionValue("solver", method)
+        self.method = method
+        self.has_basis = False
+        h.setOptionValue("solver", "simplex" if method == "hybrid" else method)
+        if method == "hybrid":
+            h.setOptionValue("run_crossover", "on")
         lp = highspy.HighsLp()
         lp.num_col_ = data.columns
         lp.num_row_ = 0
@@ -165,9 +174,12 @@ class HighspyLP(_RowLP):
     def reset(self) -> None:
         """Forget the basis: the next solve starts cold (the rows stay)."""
         self.h.clearSolver()
+        self.has_basis = False
 
     def solve(self, time_limit: float | None) -> LPSolution:
         h = self.h
+        if self.method == "hybrid":
+            h.setOptionValue("solver", "simplex" if self.has_basis else "ipm")
         # HiGHS compares its time limit with the run time accumulated over all runs of this
         # object (the cutting-plane rounds), so the budget is added to what has been used.
         limit = h.getRunTime() + float(time_limit) if time_limit else np.inf
@@ -182,6 +194,7 @@ class HighspyLP(_RowLP):
         # min -q.z with rows A z <= 0: HiGHS row duals are <= 0; the max problem's y = -dual.
         y = -np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else None
         info = h.getInfo()
+        self.has_basis = bool(h.getBasis().valid)
         return LPSolution(status, h.modelStatusToString(raw), z, y, seconds,
                           int(info.simplex_iteration_count),
                           {"ipm_iterations": int(info.ipm_iteration_count)})
@@ -201,7 +214,9 @@ class ScipyLP(_RowLP):
 
     def __init__(self, data: LPData, method: str = "simplex", verbose: bool = False) -> None:
         super().__init__(data, verbose)
-        self.method = {"simplex": "highs-ds", "ipm": "highs-ipm"}.get(method, "highs")
+        # No warm start here: "hybrid" is the interior point method (with crossover) throughout.
+        self.method = {"simplex": "highs-ds", "ipm": "highs-ipm",
+                       "hybrid": "highs-ipm"}.get(method, "highs")
 
     def solve(self, time_limit: float | None) -> LPSolution:
         from scipy.optimize import linprog
