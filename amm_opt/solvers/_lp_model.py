@@ -123,6 +123,14 @@ class LPData:
         """Indices of the points with a tangent plane."""
         return np.flatnonzero(self.has_plane).astype(np.int64)
 
+    def plane_pieces(self, z: FloatArray) -> tuple[FloatArray, FloatArray, IntArray]:
+        """Distinct planes ``a + g.v`` of the plane points in solution ``z``:
+        ``(G (K, n), A (K,), owner (K,))``, ``owner`` a point index carrying each plane."""
+        u, g = self.split(z)
+        src = self.planes
+        gk, ak, first, _ = tangent_pieces(self.points[src], u[src], g[src])
+        return gk, ak, src[first]
+
     @classmethod
     def build(cls, problem: Problem, mp: MeshPoints, planes: str = "positive") -> LPData:
         """The LP's columns on the points of ``mp``; ``planes``: ``"positive"`` (tangent planes

@@ -776,13 +776,11 @@ def _match_points(old: Any, new: Any) -> IntArray:
 
 def _highest_plane(data: Any, z: FloatArray, points: FloatArray) -> IntArray:
     """Index (in ``data``) of the plane point whose tangent plane is highest at each point."""
-    from ._lp_model import tangent_pieces, upper_envelope
+    from ._lp_model import upper_envelope
 
-    u, g = data.split(z)
-    src = data.planes
-    gk, ak, first, _ = tangent_pieces(data.points[src], u[src], g[src])
+    gk, ak, owner = data.plane_pieces(z)
     _, arg = upper_envelope(np.asarray(points, dtype=np.float64), gk, ak)
-    return src[first[arg]]
+    return owner[arg]
 
 
 def _pessimistic(ev: Evaluation | None) -> float:
@@ -828,12 +826,11 @@ def lp_menu(problem: Problem, points: FloatArray, z: FloatArray,
 
 
 def _envelope(data: Any, z: FloatArray) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
-    """``v -> (max_i u_i + g_i.(v - P_i), gradient of the maximising plane)``, chunked."""
-    from ._lp_model import tangent_pieces, upper_envelope
+    """``v -> (U(v), gradient of the maximising plane)`` for the envelope
+    ``U(v) = max_i u_i + g_i.(v - P_i)`` over the plane points (chunked)."""
+    from ._lp_model import upper_envelope
 
-    u, g = data.split(z)
-    src = data.planes
-    gk, ak, _, _ = tangent_pieces(data.points[src], u[src], g[src])
+    gk, ak, _ = data.plane_pieces(z)
 
     def evaluate_at(v: FloatArray) -> tuple[FloatArray, FloatArray]:
         best, arg = upper_envelope(np.asarray(v, dtype=np.float64), gk, ak)
