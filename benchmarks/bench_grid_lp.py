@@ -130,9 +130,9 @@ def _subprocess(pairs: str, grid: int, budget: float) -> dict | None:
 
 
 def pairs_table(grids: list[int], budget: float) -> None:
-    print("\n| grid | points | rows (all) | rows (cuts, every plane) | rows (cuts) "
-          "| s (all) | s (cuts, every plane) | s (cuts) | ratio all/cuts "
-          "| peak MiB (all) | peak MiB (cuts, every plane) | peak MiB (cuts) | same bound |")
+    print("\n| grid | points | rows (all) | rows (cuts, every plane) | rows (default) "
+          "| s (all) | s (cuts, every plane) | s (default) | ratio all/default "
+          "| peak MiB (all) | peak MiB (cuts, every plane) | peak MiB (default) | same bound |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
     reach = dict.fromkeys(VARIANTS, 0)
     alive = dict.fromkeys(VARIANTS, True)

@@ -149,9 +149,10 @@ class HighspyLP(_RowLP):
             h.setOptionValue("output_flag", True)
         self.method = method
         self.has_basis = False
-        h.setOptionValue("solver", "simplex" if method == "hybrid" else method)
         if method == "hybrid":
-            h.setOptionValue("run_crossover", "on")
+            h.setOptionValue("run_crossover", "on")      # the solver is chosen per solve
+        else:
+            h.setOptionValue("solver", method)
         lp = highspy.HighsLp()
         lp.num_col_ = data.columns
         lp.num_row_ = 0
