@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-from ._solve import solve
 from .distributions import Beta, Distribution, Product, Samples, TruncatedNormal, Uniform
 from .errors import AmmOptError
 from .evaluate import Evaluation, evaluate
 from .menu import Menu
 from .problem import Problem
 from .result import Bounds, Result, Status
+from .solving import solve
 from .validation import certify, compare_menus, crosscheck
 
 __version__ = "0.1.0"

@@ -182,7 +182,7 @@ def _build_solve(sub: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
-    from . import _solve
+    from . import solving
     from .io import result_to_json, save_result
     from .solvers import choose_backend, get_solver_class
 
@@ -192,7 +192,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         name = args.backend or choose_backend(problem)[0]
         if "progress" in get_solver_class(name).option_names():
             options.setdefault("progress", True)
-    result = _solve.solve(problem, backend=args.backend, **options)
+    result = solving.solve(problem, backend=args.backend, **options)
     print(result_to_json(result, problem) if args.json else result.summary())
     choice = result.stats.get("backend_choice", {})
     if choice.get("automatic") and not args.json:
@@ -210,7 +210,7 @@ def _write_plot(problem: Problem, menu: Any, path: str) -> None:
         print(f"no plot written: region maps need a menu on 2 goods (goods = {problem.goods}, "
               f"menu = {'none' if menu is None else 'given'})", file=sys.stderr)
         return
-    from .plot import plot_regions
+    from .plot.regions import plot_regions
 
     plot_regions(problem, menu, path=path)
     print(f"plot written to {path}", file=sys.stderr)
@@ -405,17 +405,18 @@ def _build_plot(sub: Any) -> argparse.ArgumentParser:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from . import plot
+    from .plot.figures import figure_path, save_figure
 
     if args.kind == "transport":
-        from ._solve import solve
+        from .solving import solve
 
         problem = problem_from_args(args)
         result = solve(problem, backend="ot_dual", **_options(args.set))
-        path = plot._check_path(args.out)
+        path = figure_path(args.out)
         ax = plot.plot_transport(result.stats["certificate"])
         if args.title:
             ax.set_title(args.title)
-        plot._save(ax.figure, path)
+        save_figure(ax.figure, path)
         print(f"transport bound {result.bounds.upper:.8g}; plot written to {args.out}",
               file=sys.stderr)
         return 0

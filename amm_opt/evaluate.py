@@ -29,11 +29,11 @@ from numpy.typing import NDArray
 from scipy import stats
 from scipy.stats import qmc
 
-from ._polytope import Region, box_regions, integrate_simplices, simplex_volumes, triangulate
 from .distributions import Product, Samples
 from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
 from .menu import Menu, require_problem_and_menu
 from .problem import Problem
+from .regions import Region, box_regions, integrate_simplices, simplex_volumes, triangulate
 
 __all__ = ["Evaluation", "Region", "evaluate", "menu_regions"]
 

@@ -19,11 +19,11 @@ import time
 
 from amm_opt import Problem, Uniform, solve
 from amm_opt import references as ref
+from amm_opt.discretisation import discretize
 from amm_opt.errors import AmmOptError
-from amm_opt.measure import discretize
 from amm_opt.solvers import available_backends
-from amm_opt.solvers._ot_dense import dense_cost_matrix
 from amm_opt.solvers.ot_dual import OTDual
+from amm_opt.solvers.ot_dual.dense import dense_cost_matrix
 
 
 def _bounds(problem: Problem, grid: int, costs=("transport", "radial"), **options

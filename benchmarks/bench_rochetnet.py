@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from amm_opt import Beta, Problem, Uniform, references, solve
-from amm_opt.solvers._rochetnet_kernel import (
+from amm_opt.solvers.rochetnet.kernel import (
     Workspace,
     reference_soft_profit,
     soft_profit,

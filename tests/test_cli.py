@@ -124,7 +124,7 @@ def test_usage_errors_and_help_exit_codes(capsys) -> None:
 
 
 def test_solver_failure_exits_1(capsys, monkeypatch) -> None:
-    from amm_opt import _solve
+    from amm_opt import solving as _solve
     from amm_opt.errors import SolverFailedError
 
     def broken(*args, **kwargs):

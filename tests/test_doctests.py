@@ -13,9 +13,9 @@ CORE_MODULES = [
     "amm_opt.problem",
     "amm_opt.menu",
     "amm_opt.evaluate",
-    "amm_opt.measure",
+    "amm_opt.discretisation",
     "amm_opt.references",
-    "amm_opt._solve",
+    "amm_opt.solving",
 ]
 
 

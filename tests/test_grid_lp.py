@@ -10,18 +10,19 @@ import pytest
 
 from amm_opt import Beta, Menu, Problem, Samples, TruncatedNormal, Uniform, evaluate, solve
 from amm_opt import references as ref
+from amm_opt.discretisation import discretize
 from amm_opt.errors import (
     BackendUnavailableError,
     OptionError,
     SolverFailedError,
     UnsupportedProblemError,
 )
-from amm_opt.measure import discretize
 from amm_opt.result import Status
-from amm_opt.solvers import _lp_backends as backends
-from amm_opt.solvers._lp_backends import LPSolution, make_interface
-from amm_opt.solvers._lp_mesh import Mesh, MeshPoints, dorfler_mark
-from amm_opt.solvers._lp_model import (
+from amm_opt.solvers.grid_lp import GridLP, GridLPProgress
+from amm_opt.solvers.grid_lp import interfaces as backends
+from amm_opt.solvers.grid_lp.interfaces import LPSolution, make_interface
+from amm_opt.solvers.grid_lp.mesh import Mesh, MeshPoints, dorfler_mark
+from amm_opt.solvers.grid_lp.model import (
     LPData,
     all_pairs,
     certified_bound,
@@ -30,7 +31,7 @@ from amm_opt.solvers._lp_model import (
     initial_pairs,
     start_pairs,
 )
-from amm_opt.solvers.grid_lp import GridLP, GridLPProgress, lp_menu
+from amm_opt.solvers.grid_lp.solver import lp_menu
 
 HAVE_HIGHSPY = importlib.util.find_spec("highspy") is not None
 HAVE_CVXPY = importlib.util.find_spec("cvxpy") is not None
@@ -118,7 +119,7 @@ def test_full_pairs_equal_cutting_planes(lam: float) -> None:
     cuts = GridLP(grid=8, pairs="cuts", planes="all", start_pairs="knn", neighbours=2,
                   polish=False).solve(problem)
     # Planes only at the points of positive mass (and c): the same optimum (the theorem in
-    # amm_opt.solvers._lp_model), with every pair from those points or with cutting planes.
+    # amm_opt.solvers.grid_lp.model), with every pair from those points or with cutting planes.
     positive_all = GridLP(grid=8, pairs="all", polish=False).solve(problem)
     positive_cuts = GridLP(grid=8, polish=False).solve(problem)
     # Same LP optimum (cutting planes stop only without violations, so their solution is
@@ -206,7 +207,7 @@ def test_lower_below_upper_and_separate(problem: Problem) -> None:
     Problem(goods=1, values=Beta(2, 3), belief=0.3),
 ], ids=["R2", "beta22", "truncnormal-3", "beta-1d"])
 def test_mesh_reproduces_discretize(problem: Problem) -> None:
-    """The 2^n-tree placement equals amm_opt.measure.discretize on unrefined grids."""
+    """The 2^n-tree placement equals amm_opt.discretisation.discretize on unrefined grids."""
     for grid in (5, [3, 7, 4][:problem.goods]):
         a = MeshPoints.from_measure(discretize(problem, grid))
         b = Mesh.from_grid(problem, grid).points()
@@ -445,7 +446,7 @@ def test_failed_lp_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.status is Status.FAILED and res.menu is None
     # A failed solve still has a (trivial, valid) certified bound from the variable bounds.
     assert res.bounds.upper >= ref.r2_profit(0.0)
-    from amm_opt.solvers._base import Solver
+    from amm_opt.solvers.base import Solver
 
     assert isinstance(GridLP(), Solver)
     with pytest.raises(SolverFailedError, match="numerical trouble"):
@@ -532,7 +533,7 @@ def test_automatic_choice_and_solve_api() -> None:
     assert res.menu.size == 9
 
 
-@pytest.mark.parametrize("module", ["amm_opt.solvers.grid_lp", "amm_opt.solvers.polish"])
+@pytest.mark.parametrize("module", ["amm_opt.solvers.grid_lp.solver", "amm_opt.polishing"])
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib

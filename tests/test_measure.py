@@ -7,8 +7,8 @@ import pytest
 
 from amm_opt import Beta, Menu, Problem, Product, Samples, TruncatedNormal, Uniform, evaluate
 from amm_opt import references as ref
+from amm_opt.discretisation import discretize, signed_measure
 from amm_opt.errors import OptionError, UnsupportedProblemError
-from amm_opt.measure import discretize, signed_measure
 
 DISTRIBUTIONS = [
     Uniform(0, 1),

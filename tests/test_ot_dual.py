@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("ot", reason="the ot_dual backend needs POT: pip install 'amm-opt[ot]'")
 
-import amm_opt.solvers.ot_dual as ot_dual_module
-import amm_opt.transport as transport_module
+import amm_opt.certificates.transport as transport_module
+import amm_opt.solvers.ot_dual.solver as ot_dual_module
 from amm_opt import (
     Beta,
     Menu,
@@ -26,6 +26,7 @@ from amm_opt import (
     solve,
 )
 from amm_opt import references as ref
+from amm_opt.certificates.transport import TransportCertificate, pair_costs, utility_bound
 from amm_opt.errors import (
     InaccurateSolutionWarning,
     OptionError,
@@ -34,7 +35,6 @@ from amm_opt.errors import (
 from amm_opt.result import Status
 from amm_opt.solvers import available_backends, get_solver_class
 from amm_opt.solvers.ot_dual import OTDual
-from amm_opt.transport import TransportCertificate, pair_costs, utility_bound
 
 # The closed-form optima are a handful of float64 operations: relative error below 1e-15.
 CLOSED_FORM_RTOL = 1e-14
@@ -93,8 +93,8 @@ def test_registered_and_declared():
 
 
 def test_importing_the_backend_pulls_in_nothing_heavy():
-    code = ("import sys, amm_opt.solvers.ot_dual as m, amm_opt.transport, "
-            "amm_opt.plot_transport, amm_opt.solvers._ot_flow, amm_opt.solvers._ot_dense; "
+    code = ("import sys, amm_opt.solvers.ot_dual as m, amm_opt.certificates.transport, "
+            "amm_opt.plot.transport, amm_opt.solvers.ot_dual.flow, amm_opt.solvers.ot_dual.dense; "
             "m.OTDual(grid=8); "
             "print(','.join(x for x in ('ot', 'torch', 'cvxpy', 'highspy', 'matplotlib') "
             "if x in sys.modules))")
@@ -473,7 +473,7 @@ def test_unsupported_problems():
 @pytest.mark.parametrize("method", ["dense", "flow"])
 def test_plot_transport(tmp_path, method):
     pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install 'amm-opt[plot]'")
-    from amm_opt.plot_transport import plot_transport
+    from amm_opt.plot.transport import plot_transport
 
     cert = _r2_certificate(method)
     path = tmp_path / f"plan_{method}.png"
@@ -485,7 +485,7 @@ def test_plot_transport(tmp_path, method):
 
 def test_plot_transport_rejects_bad_input():
     pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install 'amm-opt[plot]'")
-    from amm_opt.plot_transport import plot_transport
+    from amm_opt.plot.transport import plot_transport
 
     with pytest.raises(OptionError, match="certificate"):
         plot_transport("plan")

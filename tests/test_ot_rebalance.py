@@ -15,7 +15,7 @@ import pytest
 from amm_opt import Problem, Uniform, solve
 from amm_opt.references import r2_two_goods
 from amm_opt.result import Status
-from amm_opt.solvers import _ot_common
+from amm_opt.solvers.ot_dual import pot as _ot_common
 
 
 @pytest.mark.parametrize("seed", range(4))

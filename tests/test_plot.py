@@ -20,7 +20,7 @@ from amm_opt.plot import (
     plot_transport,
     trade_colours,
 )
-from amm_opt.plot_transport import plot_transport as original_plot_transport
+from amm_opt.plot.transport import plot_transport as original_plot_transport
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -94,7 +94,7 @@ def test_region_map_writes_the_format_of_the_suffix(tmp_path, suffix):
 
 
 def test_raster_fallback_colours_every_pixel_by_the_chosen_trade(monkeypatch):
-    import amm_opt.plot as plot_module
+    import amm_opt.plot.regions as plot_module
 
     problem = Problem(goods=2, values=Uniform(0.0, 2.0), belief=[0.5, 1.5])
     menu = Menu([[1, 0], [0, -1], [1, 1]], [1.0, -1.0, 2.5])
@@ -182,7 +182,7 @@ def test_bad_input_names_the_field():
 def test_docstring_examples_run():
     import doctest
 
-    import amm_opt.plot
+    import amm_opt.plot.regions
 
-    outcome = doctest.testmod(amm_opt.plot, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(amm_opt.plot.regions, optionflags=doctest.ELLIPSIS)
     assert outcome.failed == 0 and outcome.attempted > 0

@@ -8,8 +8,8 @@ import pytest
 from amm_opt import Beta, Menu, Problem, Samples, Uniform, evaluate
 from amm_opt import references as ref
 from amm_opt.errors import OptionError, UnsupportedProblemError
+from amm_opt.polishing import cluster_menu, polish
 from amm_opt.solvers.grid_lp import GridLP
-from amm_opt.solvers.polish import cluster_menu, polish
 
 # Target of issue 3: the polished R2 prices match the closed form to 1e-6. The optimiser stops
 # at a relative profit change of ~1e-15; the profit is quadratic in price errors near the

@@ -58,7 +58,7 @@ def test_registered_with_metadata():
 @pytest.mark.parametrize("general", [False, True])
 @pytest.mark.parametrize("lam", [0.0, 0.3])
 def test_fused_kernel_matches_autograd(general, lam):
-    from amm_opt.solvers._rochetnet_kernel import Workspace, reference_soft_profit, soft_profit
+    from amm_opt.solvers.rochetnet.kernel import Workspace, reference_soft_profit, soft_profit
 
     gen = torch.Generator().manual_seed(3)
     f64 = torch.float64
@@ -82,7 +82,7 @@ def test_fused_kernel_matches_autograd(general, lam):
 
 
 def test_compiled_kernel_matches_autograd():
-    from amm_opt.solvers._rochetnet_kernel import Workspace, reference_soft_profit, soft_profit
+    from amm_opt.solvers.rochetnet.kernel import Workspace, reference_soft_profit, soft_profit
 
     gen = torch.Generator().manual_seed(4)
     f64 = torch.float64
@@ -104,7 +104,7 @@ def test_compiled_kernel_matches_autograd():
 
 def test_hard_profit_matches_menu_choice():
     from amm_opt import Menu
-    from amm_opt.solvers._rochetnet_kernel import hard_profit
+    from amm_opt.solvers.rochetnet.kernel import hard_profit
 
     problem = Problem(goods=2, values=Uniform(0, 1), belief=0.5, adverse_selection=0.25)
     rng = np.random.default_rng(0)
@@ -481,7 +481,7 @@ def test_time_limited_run_continues_when_resumed(tmp_path):
 def test_docstring_example_runs():
     import doctest
 
-    import amm_opt.solvers.rochetnet as module
+    import amm_opt.solvers.rochetnet.solver as module
 
     outcome = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0

@@ -19,7 +19,7 @@ from amm_opt.errors import (
 )
 from amm_opt.result import Status, status_from_table
 from amm_opt.solvers import available_backends, choose_backend, get_solver_class
-from amm_opt.solvers._base import Solver
+from amm_opt.solvers.base import Solver
 from amm_opt.solvers.separate import Separate
 
 
@@ -30,7 +30,7 @@ def test_public_api_names():
 
 
 def test_import_pulls_in_no_heavy_dependency():
-    code = ("import sys, amm_opt, amm_opt.solvers, amm_opt.measure, amm_opt.references; "
+    code = ("import sys, amm_opt, amm_opt.solvers, amm_opt.discretisation, amm_opt.references; "
             "amm_opt.solvers.available_backends(); "
             "heavy = [m for m in ('cvxpy', 'ot', 'torch', 'highspy', 'matplotlib') "
             "if m in sys.modules]; print(','.join(heavy))")

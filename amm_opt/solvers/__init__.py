@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import OptionError, UnknownBackendError
 from ..problem import Problem
-from ._base import Solver
+from .base import Solver
 
 __all__ = ["AUTO_RULE", "SOLVERS", "Solver", "available_backends", "choose_backend",
            "choose_upper_backend", "get_solver_class", "make_solver"]

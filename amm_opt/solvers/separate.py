@@ -33,7 +33,7 @@ from ..errors import OptionError, UnsupportedProblemError
 from ..menu import Menu
 from ..problem import Problem
 from ..result import Result, Status
-from ._base import Solver, menu_result
+from .base import Solver, menu_result
 
 __all__ = ["Separate"]
 

@@ -261,7 +261,7 @@ def upper_from(problem: Problem, upper: UpperSpec,
                               allowed="a finite number")
         return value, "given", {}
     if isinstance(upper, str):
-        from .._solve import solve  # the API layer; it imports the engines lazily
+        from ..solving import solve  # the API layer; it imports the engines lazily
 
         result = solve(problem, backend=upper, check=False, **options)
         return _upper_of_result(result, f"engine {upper!r}")

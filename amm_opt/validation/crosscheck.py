@@ -168,7 +168,7 @@ def _run(problem: Problem, label: str, engine: Engine, options: Mapping[str, Any
         warnings.simplefilter("always")
         try:
             if isinstance(engine, str):
-                from .._solve import solve  # the API layer; it imports the engines lazily
+                from ..solving import solve  # the API layer; it imports the engines lazily
 
                 result = solve(problem, backend=engine, check=False, **dict(options))
             else:

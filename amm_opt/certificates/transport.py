@@ -1,6 +1,6 @@
 r"""Transport certificates: plans whose cost bounds the optimal profit from above (MATH §4).
 
-The conservative grid placement of MATH §3 (:func:`amm_opt.measure.discretize`) turns the profit
+The conservative grid placement of MATH §3 (:func:`amm_opt.discretisation.discretize`) turns the profit
 of every feasible utility :math:`u \in U` into a bound by finitely many point values,
 
 .. math::
@@ -51,7 +51,7 @@ masses and flows in float64, independently of the solver that produced them:
   (:math:`u(c) = 0`);
 * the discretisation's estimated quadrature error is charged the same way.
 
-Remaining assumption: the masses are those of :func:`amm_opt.measure.discretize` (exact cell
+Remaining assumption: the masses are those of :func:`amm_opt.discretisation.discretize` (exact cell
 integrals for uniform and polynomial densities up to round-off, whose estimated total
 ``quadrature_error`` is included in the bound; an estimate, not a proof, for other densities).
 """
@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import OptionError
+from ..errors import OptionError
 
 __all__ = [
     "COST_KINDS",
@@ -130,7 +130,7 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
     :math:`-l_1 = \tfrac12` per unit and down costs :math:`h_1 = 1`; along a ray from
     :math:`c` it is free:
 
-    >>> from amm_opt.transport import pair_costs
+    >>> from amm_opt.certificates.transport import pair_costs
     >>> box = ([-0.5, 0.0], [1.0, 1.0])
     >>> up = pair_costs("transport", [0.2, 0.5], [0.6, 0.5], False, [0.5, 0.5], *box)
     >>> down = pair_costs("transport", [0.6, 0.5], [0.2, 0.5], False, [0.5, 0.5], *box)
@@ -220,7 +220,7 @@ class TransportCertificate:
         \sum_p m_p\, u(p) \;\le\; \sum_e f_e\, d_{kind}(p_{i_e}, p_{j_e})
         + \bar u \Big(\sum_{p \ne c} \max(r_p, 0) + \varepsilon_{quad}\Big) = \texttt{cost},
 
-    and with the masses of :func:`amm_opt.measure.discretize` the left side is at least the
+    and with the masses of :func:`amm_opt.discretisation.discretize` the left side is at least the
     profit :math:`\Pi(u)`. The derived numbers are computed here from the stored data, so a
     certificate cannot carry a bound its plan does not prove (see the module docstring).
 

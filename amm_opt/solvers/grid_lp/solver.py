@@ -1,7 +1,7 @@
 r"""GridLP: the certified grid LP of MATH §3 with cutting planes and adaptive refinement.
 
 The signed measure :math:`\mu` of MATH §2 is placed conservatively on a mesh of the value box
-(:func:`amm_opt.measure.discretize` on the base tensor grid; :class:`~._lp_mesh.Mesh` cell by
+(:func:`amm_opt.discretisation.discretize` on the base tensor grid; :class:`~._lp_mesh.Mesh` cell by
 cell once cells are refined): positive mass on cell corners with interpolation weights, negative
 mass at barycentres, the atom at the belief :math:`c`. With a utility :math:`u_i` and a gradient
 :math:`g_i` at every point :math:`P_i`,
@@ -38,7 +38,7 @@ since interpolation and Jensen are exact there. Refinement stops at ``target_gap
 ``time_limit``, ``max_refinements`` or ``max_points``.
 
 **Menu.** The LP solution is a menu :math:`(g_i,\; p_i = P_i\cdot g_i - u_i)`, evaluated exactly
-(the lower bound), then polished (:func:`amm_opt.solvers.polish.polish`).
+(the lower bound), then polished (:func:`amm_opt.polishing.polish`).
 
 References
 ----------
@@ -60,13 +60,13 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import AmmOptWarning, BackendUnavailableError, OptionError, UnsupportedProblemError
-from ..evaluate import Evaluation, evaluate
-from ..measure import discretize
-from ..menu import Menu
-from ..problem import Problem
-from ..result import Bounds, Result, Status
-from ._base import Solver, progress_bar
+from ...discretisation import discretize
+from ...errors import AmmOptWarning, BackendUnavailableError, OptionError, UnsupportedProblemError
+from ...evaluate import Evaluation, evaluate
+from ...menu import Menu
+from ...problem import Problem
+from ...result import Bounds, Result, Status
+from ..base import Solver, progress_bar
 
 __all__ = ["GridLP", "GridLPProgress"]
 
@@ -178,7 +178,7 @@ class GridLP(Solver):
     ----------
     grid : int, sequence of int, sequence of arrays, or None
         Base grid: cells per axis, per good, or breakpoints per good (see
-        :func:`amm_opt.measure.discretize`). None: 64 cells for one good, 32 per axis for two,
+        :func:`amm_opt.discretisation.discretize`). None: 64 cells for one good, 32 per axis for two,
         10 for three, 4 beyond.
     pairs : {"cuts", "all"}
         ``"cuts"``: start pairs (below) plus violated pairs found over all pairs (cutting
@@ -290,7 +290,7 @@ class GridLP(Solver):
 
     # ------------------------------------------------------------------ options
     def __post_init__(self) -> None:
-        from ._lp_backends import CVXPY_SOLVERS, INTERFACES
+        from .interfaces import CVXPY_SOLVERS, INTERFACES
 
         if self.grid is not None:
             allowed = "cells per axis (int >= 1), one int per good, or breakpoint arrays"
@@ -356,7 +356,7 @@ class GridLP(Solver):
         return out
 
     def _interface(self) -> str:
-        from ._lp_backends import interface_availability, resolve_interface
+        from .interfaces import interface_availability, resolve_interface
 
         interface = resolve_interface(self.interface, self.lp_solver)
         usable, why = interface_availability(interface, self.lp_solver)
@@ -373,7 +373,7 @@ class GridLP(Solver):
 
     # ------------------------------------------------------------------ solving
     def solve(self, problem: Problem) -> Result:
-        from ._lp_mesh import Mesh
+        from .mesh import Mesh
 
         self.check_problem(problem)
         interface = self._interface()
@@ -395,7 +395,7 @@ class GridLP(Solver):
             for stage in range(refinements + 1):
                 t0 = time.perf_counter()
                 if stage == 0 and mesh.max_level == 0:
-                    from ._lp_mesh import MeshPoints
+                    from .mesh import MeshPoints
 
                     mp = MeshPoints.from_measure(discretize(problem, mesh.axes))
                 else:
@@ -461,8 +461,8 @@ class GridLP(Solver):
 
         (Appending the new points to the previous model to keep its basis was slower: after
         the cost changes the warm start took longer than a cold dual simplex.)"""
-        from ._lp_backends import make_interface
-        from ._lp_model import LPData, all_pairs, key_pairs, pair_keys
+        from .interfaces import make_interface
+        from .model import LPData, all_pairs, key_pairs, pair_keys
 
         data = LPData.build(problem, mp, self.planes)
         count = data.size
@@ -487,7 +487,7 @@ class GridLP(Solver):
         return _Model(data, lp, keys)
 
     def _start_rows(self, data: Any, model: _Model | None) -> tuple[IntArray, IntArray]:
-        from ._lp_model import start_pairs
+        from .model import start_pairs
 
         mask = data.has_plane
         i, j = start_pairs(data.points, self.start_pairs, self.neighbours)
@@ -525,7 +525,7 @@ class GridLP(Solver):
     def _solve_stage(self, model: _Model, stage: int, state: _State, deadline: float,
                      timings: dict[str, float], bar: Any, start: float, problem: Problem,
                      source: str) -> _StageOutcome:
-        from ._lp_model import certified_bound, find_cuts, pair_keys
+        from .model import certified_bound, find_cuts, pair_keys
 
         data, lp, keys = model.data, model.lp, model.keys
         count = data.size
@@ -651,7 +651,7 @@ class GridLP(Solver):
                 deadline: float, quick: bool = False) -> None:
         """Polish the best menu. ``quick``: prices only, no pruning (the check inside the
         refinement loop); otherwise the full polish, once per menu."""
-        from .polish import polish
+        from ...polishing import polish
 
         done = "repriced" if quick else "polished"
         if state.menu is None or problem.goods > _POLISH_MAX_GOODS or \
@@ -676,7 +676,7 @@ class GridLP(Solver):
             state.lower_source = f"{done} {source}"
 
     def _refine(self, mesh: Any, outcome: _StageOutcome, points: int) -> tuple[Any, bool]:
-        from ._lp_mesh import dorfler_mark, kink_indicator
+        from .mesh import dorfler_mark, kink_indicator
 
         if outcome.z is None:
             return mesh, False
@@ -776,7 +776,7 @@ def _match_points(old: Any, new: Any) -> IntArray:
 
 def _highest_plane(data: Any, z: FloatArray, points: FloatArray) -> IntArray:
     """Index (in ``data``) of the plane point whose tangent plane is highest at each point."""
-    from ._lp_model import upper_envelope
+    from .model import upper_envelope
 
     gk, ak, owner = data.plane_pieces(z)
     _, arg = upper_envelope(np.asarray(points, dtype=np.float64), gk, ak)
@@ -828,7 +828,7 @@ def lp_menu(problem: Problem, points: FloatArray, z: FloatArray,
 def _envelope(data: Any, z: FloatArray) -> Callable[[FloatArray], tuple[FloatArray, FloatArray]]:
     """``v -> (U(v), gradient of the maximising plane)`` for the envelope
     ``U(v) = max_i u_i + g_i.(v - P_i)`` over the plane points (chunked)."""
-    from ._lp_model import upper_envelope
+    from .model import upper_envelope
 
     gk, ak, _ = data.plane_pieces(z)
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from ..errors import BackendUnavailableError
+from ...errors import BackendUnavailableError
 
 __all__ = ["hard_profit", "reference_soft_profit", "soft_profit"]
 

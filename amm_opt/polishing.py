@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import AmmOptWarning, OptionError, UnsupportedProblemError
-from ..evaluate import Evaluation, evaluate
-from ..menu import Menu
-from ..problem import Problem
+from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
+from .evaluate import Evaluation, evaluate
+from .menu import Menu
+from .problem import Problem
 
 __all__ = ["PolishResult", "cluster_menu", "polish"]
 
@@ -228,7 +228,7 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     --------
     >>> import numpy as np
     >>> from amm_opt import Menu, references
-    >>> from amm_opt.solvers.polish import polish
+    >>> from amm_opt.polishing import polish
     >>> problem, best_menu, best = references.r1_bid_ask()
     >>> rough = Menu([[1.0], [0.999], [-1.0]], [0.74, 0.745, -0.26])
     >>> out = polish(problem, rough)

@@ -4,7 +4,7 @@ and cvxpy (HIGHS, CLARABEL, SCS, MOSEK).
 Every interface solves :math:`\\max q^\\top z` s.t. :math:`Az \\le 0`, :math:`lo \\le z \\le hi`
 and returns the primal point and row duals :math:`y \\ge 0` of the maximisation (sign conventions
 of each solver are converted here). Duals are only ever used through
-:func:`amm_opt.solvers._lp_model.certified_bound`, which is valid for any :math:`y`.
+:func:`amm_opt.solvers.grid_lp.model.certified_bound`, which is valid for any :math:`y`.
 All solver modules are imported lazily, inside the functions.
 """
 
@@ -20,8 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from ..result import Status, status_from_table
-from ._lp_model import LPData, pair_rows
+from ...result import Status, status_from_table
+from .model import LPData, pair_rows
 
 __all__ = ["CVXPY_SOLVERS", "INTERFACES", "LPSolution", "make_interface",
            "mosek_availability"]
@@ -56,7 +56,7 @@ class _Rows:
         self.count = 0
 
     def add(self, i: IntArray, j: IntArray) -> sp.csr_matrix:
-        from ._lp_model import pair_matrix
+        from .model import pair_matrix
 
         # A row from a point without a plane would use its gradient, fixed at 0: not a
         # relaxation any more, so the bound could be invalid. Never let one in.

@@ -36,12 +36,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from ..errors import OptionError
-from ..evaluate import evaluate
-from ..menu import Menu
-from ..problem import Problem
-from ..result import Result, Status
-from ._base import Solver, menu_result
+from ...errors import OptionError
+from ...evaluate import evaluate
+from ...menu import Menu
+from ...problem import Problem
+from ...result import Result, Status
+from ..base import Solver, menu_result
 
 __all__ = ["RochetNet"]
 
@@ -152,7 +152,7 @@ class RochetNet(Solver):
         of 0 are moved onto it (the sigmoid reaches faces only in the limit), and the snapped
         menu is kept if its evaluated profit is not lower. 0 disables this.
     polish : bool
-        Hand the learned menu to :func:`amm_opt.solvers.polish.polish` (merge near-identical
+        Hand the learned menu to :func:`amm_opt.polishing.polish` (merge near-identical
         items, maximise the exact profit over prices and interior trades); the polished menu
         is kept only if its exact profit is higher. Needs a density and at most 3 goods
         (otherwise skipped, with the reason in ``stats['polish']``).
@@ -288,7 +288,7 @@ class RochetNet(Solver):
         self.check_problem(problem)
         import torch
 
-        from ._rochetnet_train import resolve_device, train
+        from .training import resolve_device, train
 
         device = resolve_device(self.device)
         seeds = self.seeds()
@@ -318,7 +318,7 @@ class RochetNet(Solver):
         if self.polish:
             if problem.has_density and problem.goods <= 3 and \
                     self.evaluate_method in ("auto", "exact", "quadrature"):
-                from .polish import polish
+                from ...polishing import polish
 
                 polished = polish(problem, menu, evaluate_method=self.evaluate_method)
                 polish_stats = polished.summary()

@@ -5,7 +5,7 @@ r"""Dense optimal transport from the positive to the negative point masses (``ot
     \min_{\pi \ge 0} \sum_{x, y} \pi_{xy}\, d(x, y) \quad \text{s.t.} \quad
     \sum_y \pi_{xy} = m_x \;(m_x > 0), \qquad \sum_x \pi_{xy} = -m_y \;(m_y < 0)
 
-over the points of :meth:`amm_opt.measure.GridMeasure.point_masses`. The cost matrix has
+over the points of :meth:`amm_opt.discretisation.GridMeasure.point_masses`. The cost matrix has
 (sources × sinks) entries, so memory grows like the square of the grid size; the grid flow
 (:mod:`._ot_flow`) solves the same problem in O(grid) memory.
 """
@@ -17,11 +17,11 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from ..measure import GridMeasure
-from ..problem import Problem
-from ..result import Status
-from ..transport import pair_costs
-from ._ot_common import PlanOutcome, elapsed, make_certificate, run_pot_emd
+from ...certificates.transport import pair_costs
+from ...discretisation import GridMeasure
+from ...problem import Problem
+from ...result import Status
+from .pot import PlanOutcome, elapsed, make_certificate, run_pot_emd
 
 __all__ = ["dense_cost_matrix", "dense_size", "solve_dense"]
 

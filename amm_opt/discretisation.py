@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._polytope import box_regions, integrate_simplices, triangulate
 from .distributions import Product
 from .errors import OptionError, UnsupportedProblemError
 from .menu import Menu
 from .problem import Problem
+from .regions import box_regions, integrate_simplices, triangulate
 
 __all__ = ["GridMeasure", "SignedMeasure", "discretize", "grid_axes", "signed_measure"]
 
@@ -361,7 +361,7 @@ def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
     Examples
     --------
     >>> from amm_opt import Problem
-    >>> from amm_opt.measure import discretize
+    >>> from amm_opt.discretisation import discretize
     >>> gm = discretize(Problem.paper_two_goods(), 4)
     >>> round(float(gm.vertex_mass.sum()), 12), round(float(gm.cell_mass.sum()), 12)  # 4 faces, 1+2
     (2.0, 3.0)

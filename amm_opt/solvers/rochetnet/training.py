@@ -27,14 +27,14 @@ from numpy.typing import NDArray
 from scipy.special import logit
 from scipy.stats import qmc
 
-from ..distributions import Product, Samples
-from ..errors import BackendUnavailableError, FileFormatError, OptionError, SolverFailedError
-from ..problem import Problem
-from ._base import progress_bar
-from ._rochetnet_kernel import Workspace, hard_profit, soft_profit
+from ...distributions import Product, Samples
+from ...errors import BackendUnavailableError, FileFormatError, OptionError, SolverFailedError
+from ...problem import Problem
+from ..base import progress_bar
+from .kernel import Workspace, hard_profit, soft_profit
 
 if TYPE_CHECKING:
-    from .rochetnet import RochetNet
+    from .solver import RochetNet
 
 __all__ = ["TrainOutcome", "resolve_device", "train"]
 

@@ -10,11 +10,11 @@ children. Hanging vertices are allowed: the placement is done cell by cell, and 
     \int_Q u\,d\nu^+ \le \sum_{k \in \text{corners}(Q)} w_{Q,k}\, u(\text{corner}_k), \qquad
     \int_Q u\,d\nu^- \ge \nu^-(Q)\, u(\bar y_Q),
 
-exactly as :func:`amm_opt.measure.discretize` does on tensor grids (multilinear interpolation
+exactly as :func:`amm_opt.discretisation.discretize` does on tensor grids (multilinear interpolation
 weights are a convex combination; Jensen for the barycentre). Summing over cells gives, for every
 feasible utility, :math:`\Pi(u) \le \sum_P m_P u(P)` over the mesh points (corners, barycentres
 and the belief :math:`c` with mass +1). The cell integrals factorise into the one-dimensional
-integrals of :func:`amm_opt.measure._axis_integrals` (Gauss–Legendre, cut at :math:`c_i` and the
+integrals of :func:`amm_opt.discretisation._axis_integrals` (Gauss–Legendre, cut at :math:`c_i` and the
 density's stationary points), computed once per refinement level and axis.
 
 We chose true local refinement over non-uniform tensor axes because the kinks of optimal menus
@@ -24,7 +24,7 @@ refine whole rows and columns, a 2^n-tree only the cells the kink crosses.
 Coordinates are generated from integer "ticks" at a fixed finest level, so a vertex shared by
 cells of different levels has bit-identical coordinates and is merged exactly.
 
-The grid LP takes the unrefined base grid's points from :func:`amm_opt.measure.discretize`
+The grid LP takes the unrefined base grid's points from :func:`amm_opt.discretisation.discretize`
 (:meth:`MeshPoints.from_measure`); :meth:`Mesh.points` is used once cells are split. On an
 unrefined grid both placements agree to round-off (``tests/test_grid_lp.py`` checks it on
 uniform, Beta, truncated-normal, one- to three-good problems).
@@ -39,9 +39,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..distributions import Product
-from ..measure import GridMeasure, _axis_integrals, _AxisIntegrals, grid_axes
-from ..problem import Problem
+from ...discretisation import GridMeasure, _axis_integrals, _AxisIntegrals, grid_axes
+from ...distributions import Product
+from ...problem import Problem
 
 __all__ = ["Mesh", "MeshPoints"]
 
@@ -71,7 +71,7 @@ class MeshPoints:
     positive_total, negative_total : float
         :math:`\\nu^+(V) + 1` and :math:`\\nu^-(V)` before merging (bookkeeping checks).
     source : str
-        ``"discretize"`` (:func:`amm_opt.measure.discretize` on a tensor grid) or ``"mesh"``
+        ``"discretize"`` (:func:`amm_opt.discretisation.discretize` on a tensor grid) or ``"mesh"``
         (:meth:`Mesh.points` on a locally refined mesh).
     """
 
@@ -85,7 +85,7 @@ class MeshPoints:
 
     @classmethod
     def from_measure(cls, gm: GridMeasure) -> MeshPoints:
-        """The points of a tensor-grid :class:`~amm_opt.measure.GridMeasure` (coincident
+        """The points of a tensor-grid :class:`~amm_opt.discretisation.GridMeasure` (coincident
         points, e.g. the belief on a vertex, merged)."""
         pts, mass, _ = gm.point_masses()
         return _merge(pts, mass, gm.quadrature_error, gm.positive_total, gm.negative_total,
@@ -127,7 +127,7 @@ class Mesh:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_grid(cls, problem: Problem, grid: Any) -> Mesh:
-        """The base tensor grid (see :func:`amm_opt.measure.grid_axes`) with no refinement."""
+        """The base tensor grid (see :func:`amm_opt.discretisation.grid_axes`) with no refinement."""
         axes = grid_axes(problem, grid)
         shape = tuple(len(a) - 1 for a in axes)
         idx = np.indices(shape).reshape(len(shape), -1).T.astype(np.int64)

@@ -46,8 +46,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
-from ..problem import Problem
-from ._lp_mesh import MeshPoints
+from ...problem import Problem
+from .mesh import MeshPoints
 
 __all__ = ["LPData", "all_pairs", "certified_bound", "delaunay_pairs", "find_cuts", "initial_pairs",
            "pair_keys", "pair_matrix"]

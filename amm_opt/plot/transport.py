@@ -13,14 +13,14 @@ pyplot backend or global state is touched (the figure renders with Agg when save
 
 from __future__ import annotations
 
-import importlib.util
 from os import PathLike
 from typing import Any
 
 import numpy as np
 
-from .errors import BackendUnavailableError, OptionError, UnsupportedProblemError
-from .transport import TransportCertificate
+from ..certificates.transport import TransportCertificate
+from ..errors import OptionError, UnsupportedProblemError
+from .figures import figure_path, require_matplotlib, save_figure
 
 __all__ = ["plot_transport"]
 
@@ -64,9 +64,8 @@ def plot_transport(certificate: TransportCertificate, path: str | PathLike[str] 
             max_arcs < 0:
         raise OptionError("must be a non-negative integer", field="max_arcs", value=max_arcs,
                           allowed="e.g. 5000")
-    if importlib.util.find_spec("matplotlib") is None:
-        raise BackendUnavailableError("is not installed", field="matplotlib",
-                                      value="missing", allowed="pip install 'amm-opt[plot]'")
+    out = figure_path(path)
+    require_matplotlib()
     from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -113,6 +112,5 @@ def plot_transport(certificate: TransportCertificate, path: str | PathLike[str] 
                       markersize=12, label="atom at c"),
                Line2D([], [], color="0.1", label="plan (width ~ √mass)")]
     ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.9)
-    if path is not None:
-        (fig or ax.figure).savefig(path, dpi=150, bbox_inches="tight")
+    save_figure(fig or ax.figure, out)
     return ax

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..measure import GridMeasure
-from ..problem import Problem
-from ..result import Status, status_from_table
-from ..transport import TransportCertificate
+from ...certificates.transport import TransportCertificate
+from ...discretisation import GridMeasure
+from ...problem import Problem
+from ...result import Status, status_from_table
 
 __all__ = ["PlanOutcome", "exactly_balanced", "make_certificate", "run_pot_emd"]
 

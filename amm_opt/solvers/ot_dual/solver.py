@@ -1,7 +1,7 @@
 r"""OTDual: certified upper bounds from the transport dual (MATH §4), with POT.
 
 The optimal market maker is dual to a transport problem (Curry, Fan, Parkes, Thm 3.2). After
-the conservative grid placement of MATH §3 (:func:`amm_opt.measure.discretize`), every feasible
+the conservative grid placement of MATH §3 (:func:`amm_opt.discretisation.discretize`), every feasible
 utility :math:`u` (convex, :math:`\nabla u \in X`, :math:`u \ge 0`, :math:`u(c) = 0`) satisfies
 
 .. math::
@@ -17,7 +17,7 @@ because :math:`u(x) - u(y) \le d(x, y)` for every arc of the plan: :math:`d = \s
 :math:`\min_{t \ge 1} \sigma_X(c + t(x - c) - y)` (``"radial"``; :math:`u` extended by its menu
 is nondecreasing along rays from its minimiser :math:`c`). So **any** feasible plan's cost is an
 upper bound on the optimal profit; the one reported is the cost of the plan found, recomputed in
-float64 from the plan by :class:`amm_opt.transport.TransportCertificate` with explicit round-off
+float64 from the plan by :class:`amm_opt.certificates.transport.TransportCertificate` with explicit round-off
 bounds, plus :math:`\bar u = \max_V \sigma_X(v - c)` times the plan's marginal residual. A solver
 that stops early (iteration limit) gives no bound. Coordinate-wise "moves away from
 :math:`c`" are not used: they are not free for every :math:`u` when :math:`n \ge 2` (MATH §4).
@@ -44,13 +44,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import OptionError, UnsupportedProblemError
-from ..measure import discretize
-from ..problem import Problem
-from ..result import Bounds, Result, Status
-from ..transport import COST_KINDS
-from ._base import Solver
-from ._ot_common import PlanOutcome
+from ...certificates.transport import COST_KINDS
+from ...discretisation import discretize
+from ...errors import OptionError, UnsupportedProblemError
+from ...problem import Problem
+from ...result import Bounds, Result, Status
+from ..base import Solver
+from .pot import PlanOutcome
 
 __all__ = ["OTDual"]
 
@@ -103,14 +103,14 @@ class OTDual(Solver):
     ----------
     grid : int, sequence of int, or sequence of arrays
         Cells per axis (or per good), or breakpoints per good (see
-        :func:`amm_opt.measure.discretize`). The bound converges like O(h) as the grid refines.
+        :func:`amm_opt.discretisation.discretize`). The bound converges like O(h) as the grid refines.
     costs : str or sequence of str
         Ground costs to compute, from ``"transport"``, ``"radial"`` and ``"w1"`` (plain W1
         without the free atom: a loose sanity number). ``bounds.upper`` is the smallest
         certified one; all are in ``stats["transport_bounds"]``.
     method : {"auto", "flow", "dense"}
         ``"flow"``: min-cost flow on the grid graph (O(grid) memory; for ``"transport"`` equal
-        to the dense optimum, see :mod:`amm_opt.solvers._ot_flow`). ``"dense"``: ``ot.emd`` on
+        to the dense optimum, see :mod:`amm_opt.solvers.ot_dual.flow`). ``"dense"``: ``ot.emd`` on
         the (sources × sinks) cost matrix; its plan goes straight from sources to sinks, which
         is what the paper draws. ``"auto"`` picks the flow, which was faster at every grid
         measured (BENCHMARKS.md).
@@ -170,7 +170,7 @@ class OTDual(Solver):
                               field="costs", value=self.costs,
                               allowed="one or more of " + ", ".join(COST_KINDS))
         object.__setattr__(self, "costs", tuple(dict.fromkeys(costs)))
-        from ._ot_flow import FLOW_SOLVERS
+        from .flow import FLOW_SOLVERS
 
         for name, value, allowed in (("method", self.method, _METHODS),
                                      ("flow_solver", self.flow_solver, FLOW_SOLVERS)):
@@ -198,7 +198,7 @@ class OTDual(Solver):
 
     # ------------------------------------------------------------------ solving
     def _choose_method(self, gm: Any) -> str:
-        from ._ot_dense import dense_size
+        from .dense import dense_size
 
         if self.method == "dense":
             sources, sinks = dense_size(gm)
@@ -214,10 +214,10 @@ class OTDual(Solver):
 
     def _solve_one(self, problem: Problem, gm: Any, kind: str, method: str) -> PlanOutcome:
         if method == "dense":
-            from ._ot_dense import solve_dense
+            from .dense import solve_dense
 
             return solve_dense(problem, gm, kind, self.num_iter_max)
-        from ._ot_flow import solve_flow
+        from .flow import solve_flow
 
         return solve_flow(problem, gm, kind, self.num_iter_max, self.flow_solver)
 

@@ -2,7 +2,7 @@ r"""The transport problem as a min-cost flow on the grid graph (O(grid) memory).
 
 Nodes are all grid vertices (supply :math:`\nu^+`, possibly 0), the barycentres with
 :math:`\nu^- > 0` (demand) and the atom at :math:`c` (supply 1). Arcs, each with the ground cost
-:math:`d` of its two end points (:func:`amm_opt.transport.pair_costs`):
+:math:`d` of its two end points (:func:`amm_opt.certificates.transport.pair_costs`):
 
 * between neighbouring vertices, both directions. For ``kind="transport"`` a step
   :math:`+\delta e_i` costs :math:`-l_i \delta` and :math:`-\delta e_i` costs :math:`h_i \delta`;
@@ -44,11 +44,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ..measure import GridMeasure
-from ..problem import Problem
-from ..result import Status, status_from_table
-from ..transport import pair_costs
-from ._ot_common import PlanOutcome, elapsed, make_certificate, run_pot_emd
+from ...certificates.transport import pair_costs
+from ...discretisation import GridMeasure
+from ...problem import Problem
+from ...result import Status, status_from_table
+from .pot import PlanOutcome, elapsed, make_certificate, run_pot_emd
 
 __all__ = ["FLOW_SOLVERS", "GridGraph", "build_grid_graph", "solve_flow"]
 

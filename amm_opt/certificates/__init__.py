@@ -1,0 +1,1 @@
+"""Certificates behind upper bounds: the data that proves a bound, typed and checkable."""
