@@ -413,7 +413,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         problem = problem_from_args(args)
         result = solve(problem, backend="ot_dual", **_options(args.set))
         path = figure_path(args.out)
-        ax = plot.plot_transport(result.stats["certificate"])
+        ax = plot.plot_transport(result.certificate)
         if args.title:
             ax.set_title(args.title)
         save_figure(ax.figure, path)

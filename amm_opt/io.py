@@ -34,7 +34,9 @@ __all__ = ["INLINE_LIMIT", "SCHEMA_VERSION", "load_menu", "load_problem", "load_
            "menu_from_dict", "menu_to_dict", "result_to_json", "save_menu", "save_problem",
            "save_result"]
 
-SCHEMA_VERSION = 1
+#: Version 2 added the result's typed ``message``, ``solve_seconds`` and ``certificate``
+#: (version 1 files, which kept the first two in ``stats``, are still read).
+SCHEMA_VERSION = 2
 #: Arrays with more numbers than this are stored in the ``.npz`` sidecar, not inline.
 INLINE_LIMIT = 20_000
 
@@ -291,11 +293,74 @@ def _result_payload(result: Result, arrays: _Arrays, problem: Problem | None) ->
             "item_probability": arrays.put("item_probability", ev.item_probability),
             "item_profit": arrays.put("item_profit", ev.item_profit),
             "confidence_interval": list(ev.confidence_interval), "details": _plain(ev.details)},
+        "message": result.message,
+        "solve_seconds": _plain(result.solve_seconds),
+        "certificate": _certificate_payload(result.certificate, arrays),
         "stats": _plain(result.stats),
     }
     if problem is not None and problem.update is None and problem.has_density:
         payload["problem"] = problem.to_dict()
     return payload
+
+
+_TRANSPORT_INDEX_FIELDS = ("point_kind", "source", "target")
+_LP_INDEX_FIELDS = ("pair_source", "pair_target")
+
+
+def _certificate_payload(cert: Any, arrays: _Arrays) -> dict[str, Any] | None:
+    """A certificate's constructor fields (arrays through the sidecar when large)."""
+    from dataclasses import fields
+
+    from .certificates import LPCertificate, TransportCertificate
+
+    if cert is None:
+        return None
+    kind = "lp" if isinstance(cert, LPCertificate) else "transport"
+    assert isinstance(cert, (LPCertificate, TransportCertificate))
+    out: dict[str, Any] = {"type": kind}
+    for f in fields(cert):
+        if not f.init:
+            continue
+        value = getattr(cert, f.name)
+        if isinstance(value, np.ndarray):
+            out[f.name] = arrays.put(f"certificate.{f.name}", value)
+        else:
+            out[f.name] = _plain(value)
+    return out
+
+
+def _certificate_from(data: Any, arrays: _Arrays) -> Any:
+    """Rebuild a certificate; a transport certificate recomputes (re-proves) its bound."""
+    from dataclasses import fields
+
+    from .certificates import LPCertificate, TransportCertificate
+
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("type") not in ("lp", "transport"):
+        raise FileFormatError("is not a certificate", field="certificate",
+                              value=type(data).__name__,
+                              allowed="null or an object with type 'lp' or 'transport'")
+    cls = LPCertificate if data["type"] == "lp" else TransportCertificate
+    index = _LP_INDEX_FIELDS if cls is LPCertificate else _TRANSPORT_INDEX_FIELDS
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if not f.init or f.name not in data:
+            continue
+        value = data[f.name]
+        where = f"certificate.{f.name}"
+        if isinstance(value, (list, dict)) and f.name != "grid":
+            arr = arrays.get(value, where)
+            value = arr.astype(np.int64) if f.name in index else arr
+        elif isinstance(value, str) and value in ("inf", "-inf", "nan"):
+            value = float(value)
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError, AmmOptError) as exc:
+        raise FileFormatError(f"cannot be rebuilt ({exc})", field="certificate",
+                              value=data["type"], allowed="a certificate written by "
+                              "save_result") from None
 
 
 def result_to_json(result: Result, problem: Problem | None = None) -> str:
@@ -358,6 +423,15 @@ def load_result(path: str | Path) -> Result:
     if not isinstance(stats, dict):
         raise FileFormatError("must be an object", field="stats", value=type(stats).__name__,
                               allowed="a JSON object")
+    if data.get("schema") == 1:
+        message = str(stats.get("solver_message", ""))
+        seconds = _float_or_none(stats.get("solve_seconds"), "stats.solve_seconds")
+        certificate = None
+    else:
+        message = str(data.get("message", ""))
+        seconds = _float_or_none(data.get("solve_seconds"), "solve_seconds")
+        certificate = _certificate_from(data.get("certificate"), arrays)
     return Result(menu=menu, profit=_float_or_none(data.get("profit"), "profit"), bounds=bounds,
-                  status=status, backend=str(data.get("backend", "")), stats=stats,
-                  evaluation=evaluation)
+                  status=status, backend=str(data.get("backend", "")), message=message,
+                  solve_seconds=math.nan if seconds is None else seconds,
+                  certificate=certificate, stats=stats, evaluation=evaluation)

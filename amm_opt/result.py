@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .certificates import Certificate
     from .evaluate import Evaluation
     from .menu import Menu
 
@@ -124,8 +125,17 @@ class Result:
         Solver status; see :class:`Status`.
     backend : str
         Name of the backend that produced this result.
+    message : str
+        The engine's own account of how it stopped (solver status text, stop reason).
+    solve_seconds : float
+        Wall time of the engine's ``solve`` (every engine fills it; nan only for results read
+        from files that predate it).
+    certificate : LPCertificate, TransportCertificate or None
+        The data that proves ``bounds.upper`` (:mod:`amm_opt.certificates`): the LP's duals and
+        pair rows, or the transport plan. None when the engine certifies no upper bound.
     stats : dict
-        Timings (seconds), settings and backend-specific diagnostics.
+        Diagnostics: settings, per-stage timings, histories (nothing here is needed to use the
+        result).
     evaluation : Evaluation or None
         Full evaluation of ``menu`` (per-item probabilities and profits).
     """
@@ -135,12 +145,17 @@ class Result:
     bounds: Bounds
     status: Status
     backend: str
+    message: str = ""
+    solve_seconds: float = math.nan
+    certificate: Certificate | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     evaluation: Evaluation | None = None
 
     def summary(self) -> str:
         """Multi-line human summary: backend, status, menu table and bounds."""
         lines = [f"backend: {self.backend}   status: {self.status.value} ({self.status.message})"]
+        if self.message:
+            lines.append(f"solver: {self.message}")
         if self.menu is not None:
             ev = self.evaluation
             lines.append(self.menu.table(

@@ -60,21 +60,17 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
         raise OptionError("must be a Problem", field="problem", value=problem,
                           allowed="amm_opt.Problem(...)")
     solver, reason = make_solver(backend, problem, **options)
-    start = time.perf_counter()
     result = solver.solve(problem)
     stats = dict(result.stats)
-    stats.setdefault("total_seconds", time.perf_counter() - start)
     stats["backend_choice"] = {"backend": solver.name, "reason": reason,
                                "automatic": backend is None}
     bounds = result.bounds
     if backend is None and result.status.usable:
         bounds, stats["auto_choice"] = _auto_upper(problem, solver.name, reason, bounds)
-    result = Result(menu=result.menu, profit=result.profit, bounds=bounds,
-                    status=result.status, backend=result.backend, stats=stats,
-                    evaluation=result.evaluation)
+    result = replace(result, bounds=bounds, stats=stats)
     if result.status is Status.FAILED or result.status is Status.INFEASIBLE:
         raise SolverFailedError(result.status.message, field=f"backend {solver.name!r}",
-                                value=stats.get("solver_message", result.status.value),
+                                value=result.message or result.status.value,
                                 allowed="see Result.stats; try another lp_solver or backend")
     if result.status is not Status.OPTIMAL:
         warnings.warn(f"{solver.name}: {result.status.message}", InaccurateSolutionWarning,

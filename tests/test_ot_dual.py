@@ -247,7 +247,7 @@ def test_grid_flow_equals_dense_pot_for_transport(name, grid):
     flow = solve(problem, backend="ot_dual", grid=grid, method="flow", costs="transport")
     highs = solve(problem, backend="ot_dual", grid=grid, method="flow", costs="transport",
                   flow_solver="highs")
-    cd, cf, ch = (r.stats["certificate"] for r in (dense, flow, highs))
+    cd, cf, ch = (r.certificate for r in (dense, flow, highs))
     assert (cd.structure, cf.structure) == ("plan", "flow")
     assert cf.cost == pytest.approx(cd.cost, abs=SAME_LP_ATOL)
     # HiGHS returns a basic (vertex) solution of the same LP, exact up to its round-off.
@@ -315,7 +315,7 @@ def test_iteration_limit_gives_no_bound(method):
     with pytest.warns(InaccurateSolutionWarning, match="iteration limit"):
         res = solve(problem, backend="ot_dual", grid=8, method=method, num_iter_max=5)
     assert res.status is Status.ITERATION_LIMIT
-    assert res.bounds.upper is None and res.stats["certificate"] is None
+    assert res.bounds.upper is None and res.certificate is None
     info = res.stats["per_cost"]["transport"]
     assert info["status"] == "iteration_limit" and "numItermax" in info["solver_message"]
     assert res.stats["transport_bounds"] == {}
@@ -333,7 +333,7 @@ def test_inaccurate_marginals_are_flagged_but_still_bounded():
 def _r2_certificate(method: str = "dense", grid: int = 8) -> TransportCertificate:
     res = solve(ref.r2_two_goods(0.0).problem, backend="ot_dual", grid=grid, method=method,
                 costs="transport")
-    return res.stats["certificate"]
+    return res.certificate
 
 
 def _rebuild(cert: TransportCertificate, **changes) -> TransportCertificate:
@@ -415,8 +415,8 @@ def test_result_and_stats_are_json_friendly():
     res = solve(problem, backend="ot_dual", grid=8)
     assert res.menu is None and res.profit is None and res.bounds.lower is None
     assert "radial" in res.bounds.upper_method or "transport" in res.bounds.upper_method
-    assert isinstance(res.stats["certificate"], TransportCertificate)
-    assert res.stats["certificate"].cost == res.bounds.upper
+    assert isinstance(res.certificate, TransportCertificate)
+    assert res.certificate.cost == res.bounds.upper
     json.dumps({k: res.stats[k] for k in ("per_cost", "transport_bounds", "settings",
                                           "grid_shape", "method")})
     assert res.stats["settings"]["costs"] == ["transport", "radial"]
@@ -489,7 +489,7 @@ def test_plot_transport_rejects_bad_input():
 
     with pytest.raises(OptionError, match="certificate"):
         plot_transport("plan")
-    one = solve(ref.r1_bid_ask().problem, backend="ot_dual", grid=4).stats["certificate"]
+    one = solve(ref.r1_bid_ask().problem, backend="ot_dual", grid=4).certificate
     with pytest.raises(UnsupportedProblemError, match="two goods"):
         plot_transport(one)
     with pytest.raises(OptionError, match="max_arcs"):

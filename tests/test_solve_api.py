@@ -88,7 +88,7 @@ class _FakeSolver(Solver):
 
     name: ClassVar[str] = "fake"
 
-    def solve(self, problem: Problem) -> Result:
+    def compute(self, problem: Problem) -> Result:
         menu = Menu([[1.0, 0.0]], [0.75])
         bounds = Bounds(lower=0.1, upper=self.upper, lower_method="exact", upper_method="fake")
         return Result(menu=menu, profit=0.1, bounds=bounds, status=self.status, backend="fake")

@@ -40,7 +40,7 @@ def plot_transport(certificate: TransportCertificate, path: str | PathLike[str] 
     Parameters
     ----------
     certificate : TransportCertificate
-        From ``solve(problem, backend="ot_dual").stats["certificate"]``; ``goods`` must be 2.
+        From ``solve(problem, backend="ot_dual").certificate``; ``goods`` must be 2.
     path : str or path, optional
         Save the figure there (format from the suffix).
     ax : matplotlib Axes, optional
@@ -55,7 +55,7 @@ def plot_transport(certificate: TransportCertificate, path: str | PathLike[str] 
     if not isinstance(certificate, TransportCertificate):
         raise OptionError("must be a TransportCertificate", field="certificate",
                           value=certificate,
-                          allowed="result.stats['certificate'] from backend='ot_dual'")
+                          allowed="result.certificate from backend='ot_dual'")
     if certificate.goods != 2:
         raise UnsupportedProblemError("plots exist for two goods only", field="certificate",
                                       value=f"{certificate.goods} goods",

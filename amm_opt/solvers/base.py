@@ -100,9 +100,22 @@ class Solver(ABC):
                 allowed="update=None with adverse_selection, or backend='rochetnet' for custom "
                         "rules")
 
-    @abstractmethod
     def solve(self, problem: Problem) -> Result:
-        """Run the backend on ``problem``."""
+        """Run the backend on ``problem``: check it, :meth:`compute`, time it.
+
+        Every engine's result leaves here with ``solve_seconds`` set (the wall time of
+        :meth:`compute`) and a ``message`` (the status text when the engine gave none).
+        """
+        self.check_problem(problem)
+        start = time.perf_counter()
+        result = self.compute(problem)
+        seconds = time.perf_counter() - start
+        return dataclasses.replace(result, solve_seconds=seconds,
+                                   message=result.message or result.status.message)
+
+    @abstractmethod
+    def compute(self, problem: Problem) -> Result:
+        """The engine itself (``problem`` already checked); callers use :meth:`solve`."""
 
 
 def progress_bar(show: bool | None, **bar: Any) -> Any:
@@ -123,8 +136,9 @@ def progress_bar(show: bool | None, **bar: Any) -> Any:
 
 def menu_result(problem: Problem, menu: Menu, backend: str, status: Status,
                 stats: dict[str, Any], *, upper: float | None = None,
-                upper_method: str = "", evaluate_options: dict[str, Any] | None = None) -> Result:
-    """Evaluate ``menu`` (the certified lower bound) and package a :class:`Result`."""
+                upper_method: str = "", message: str = "",
+                evaluate_options: dict[str, Any] | None = None) -> Result:
+    """Evaluate ``menu`` (the lower bound) and package a :class:`Result`."""
     start = time.perf_counter()
     ev = evaluate(problem, menu, **(evaluate_options or {}))
     stats = dict(stats)
@@ -132,4 +146,4 @@ def menu_result(problem: Problem, menu: Menu, backend: str, status: Status,
     bounds = Bounds(lower=ev.profit, upper=upper, lower_method=ev.method,
                     upper_method=upper_method, lower_stderr=ev.stderr)
     return Result(menu=menu, profit=ev.profit, bounds=bounds, status=status, backend=backend,
-                  stats=stats, evaluation=ev)
+                  message=message, stats=stats, evaluation=ev)

@@ -174,8 +174,7 @@ class Separate(Solver):
                 f"the product menu would have {options} items", field="goods",
                 value=problem.goods, allowed="goods <= 11 for the separate baseline")
 
-    def solve(self, problem: Problem) -> Result:
-        start = time.perf_counter()
+    def compute(self, problem: Problem) -> Result:
         dist = problem.distribution
         lam = problem.adverse_selection
         per_good: list[_GoodPrices] = []
@@ -200,7 +199,6 @@ class Separate(Solver):
         prices = np.array([sum(o[1] for o in combo) for combo in combos], dtype=np.float64)
         menu = Menu(alloc, prices)
         stats: dict[str, Any] = {
-            "solve_seconds": time.perf_counter() - start,
             "settings": self.settings(),
             "asks": [g.ask for g in per_good],
             "bids": [g.bid for g in per_good],
@@ -209,4 +207,5 @@ class Separate(Solver):
                 - g.bid_profit * float(problem.allocation_low[i]) * (g.bid is not None)
                 for i, g in enumerate(per_good)],
         }
-        return menu_result(problem, menu, self.name, Status.OPTIMAL, stats)
+        return menu_result(problem, menu, self.name, Status.OPTIMAL, stats,
+                           message="each good at its optimal bid and ask")

@@ -288,8 +288,7 @@ def _upper_of_result(result: Result, where: str) -> tuple[float, str, dict]:
     method = f"{result.backend}: {result.bounds.upper_method}" if result.backend else \
         result.bounds.upper_method
     return float(result.bounds.upper), method, {"upper_status": result.status.value,
-                                                "upper_seconds": result.stats.get(
-                                                    "total_seconds")}
+                                                "upper_seconds": result.solve_seconds}
 
 
 # ---------------------------------------------------------------------------- certify

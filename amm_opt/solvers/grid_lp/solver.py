@@ -66,6 +66,7 @@ from ...evaluate import Evaluation, evaluate
 from ...menu import Menu
 from ...problem import Problem
 from ...result import Bounds, Result, Status
+from ...certificates.lp import LPCertificate
 from ..base import Solver, progress_bar
 
 __all__ = ["GridLP", "GridLPProgress"]
@@ -151,6 +152,7 @@ class _State:
 
     upper: float = math.inf
     upper_info: dict[str, Any] = field(default_factory=dict)
+    certificate: LPCertificate | None = None
     lower: float = -math.inf
     menu: Menu | None = None
     evaluation: Evaluation | None = None
@@ -372,10 +374,9 @@ class GridLP(Solver):
         return _DEFAULT_GRID.get(problem.goods, _FALLBACK_GRID)
 
     # ------------------------------------------------------------------ solving
-    def solve(self, problem: Problem) -> Result:
+    def compute(self, problem: Problem) -> Result:
         from .mesh import Mesh
 
-        self.check_problem(problem)
         interface = self._interface()
         start = time.perf_counter()
         deadline = math.inf if self.time_limit is None else start + float(self.time_limit)
@@ -553,6 +554,14 @@ class GridLP(Solver):
                 state.upper = upper
                 state.upper_info = {**info, "stage": stage, "round": rnd, "points": count,
                                     "pairs": int(matrix.shape[0]), "lp_status": sol.status.value}
+                pair_i, pair_j = lp.pairs()
+                state.certificate = LPCertificate(
+                    bound=upper, dual_objective=info["raw"],
+                    roundoff_allowance=info["roundoff_allowance"],
+                    quadrature_allowance=info["quadrature_allowance"], points=data.points,
+                    masses=data.masses, pair_source=pair_i, pair_target=pair_j,
+                    duals=None if sol.y is None else np.asarray(sol.y, dtype=np.float64),
+                    stage=stage, round=rnd, lp_status=sol.status.value)
             record: dict[str, Any] = {"round": rnd, "pairs": int(matrix.shape[0]),
                                       "lp_status": sol.status.value,
                                       "lp_raw_status": sol.raw_status,
@@ -696,7 +705,6 @@ class GridLP(Solver):
                start: float) -> dict[str, Any]:
         last = stages[-1] if stages else {}
         return {
-            "solve_seconds": time.perf_counter() - start,
             "settings": self.settings(),
             "timings": timings,
             "stages": stages,
@@ -713,13 +721,14 @@ class GridLP(Solver):
                 timings: dict[str, float], start: float, status: Status) -> Result:
         stats = self._stats(state, stages, timings, start)
         messages = [s.get("reason", "") for s in stages]
-        stats["solver_message"] = "; ".join(m for m in messages if m) or "no LP solution"
         upper = state.upper if math.isfinite(state.upper) else None
         # No LP gave a solution: a time limit stays a time limit, anything else failed.
         final = status if status is Status.TIME_LIMIT else Status.FAILED
         return Result(menu=None, profit=None,
                       bounds=Bounds(upper=upper, upper_method=self._upper_method(state)),
-                      status=final, backend=self.name, stats=stats)
+                      status=final, backend=self.name,
+                      message="; ".join(m for m in messages if m) or "no LP solution",
+                      certificate=state.certificate, stats=stats)
 
     def _upper_method(self, state: _State) -> str:
         info = state.upper_info
@@ -732,15 +741,16 @@ class GridLP(Solver):
                 timings: dict[str, float], start: float, status: Status, stop_reason: str,
                 interface: str) -> Result:
         stats = self._stats(state, stages, timings, start)
-        stats.update(stop_reason=stop_reason, interface=interface, lp_solver=self.lp_solver,
-                     solver_message=stop_reason if status is Status.OPTIMAL else
-                     "; ".join(str(s.get("reason", "")) for s in stages[-1:]))
+        stats.update(stop_reason=stop_reason, interface=interface, lp_solver=self.lp_solver)
+        message = stop_reason if status is Status.OPTIMAL else \
+            "; ".join(str(s.get("reason", "")) for s in stages[-1:])
         ev = state.evaluation
         assert state.menu is not None and ev is not None
         bounds = Bounds(lower=float(ev.profit), upper=state.upper, lower_method=ev.method,
                         upper_method=self._upper_method(state), lower_stderr=ev.stderr)
         return Result(menu=state.menu, profit=float(ev.profit), bounds=bounds, status=status,
-                      backend=self.name, stats=stats, evaluation=ev)
+                      backend=self.name, message=message, certificate=state.certificate,
+                      stats=stats, evaluation=ev)
 
 
 # ---------------------------------------------------------------------------------------------

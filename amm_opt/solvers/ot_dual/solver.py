@@ -133,7 +133,7 @@ class OTDual(Solver):
     >>> res = solve(problem, backend="ot_dual", grid=16, costs="transport")
     >>> round(res.bounds.upper, 6), round(best, 6)
     (0.296875, 0.274601)
-    >>> cert = res.stats["certificate"]          # the flow that proves it
+    >>> cert = res.certificate          # the flow that proves it
     >>> cert.kind, cert.structure, cert.cost == res.bounds.upper
     ('transport', 'flow', True)
     """
@@ -221,7 +221,7 @@ class OTDual(Solver):
 
         return solve_flow(problem, gm, kind, self.num_iter_max, self.flow_solver)
 
-    def solve(self, problem: Problem) -> Result:
+    def compute(self, problem: Problem) -> Result:
         start = time.perf_counter()
         gm = discretize(problem, self.grid)
         discretize_seconds = time.perf_counter() - start
@@ -252,7 +252,6 @@ class OTDual(Solver):
         best = min(certified, key=lambda o: o.certificate.cost) if certified else None
         status = min(statuses, key=_STATUS_ORDER.index)
         stats: dict[str, Any] = {
-            "solve_seconds": time.perf_counter() - start,
             "discretize_seconds": discretize_seconds,
             "settings": self.settings(),
             "grid_shape": list(gm.shape),
@@ -260,9 +259,7 @@ class OTDual(Solver):
             "transport_bounds": bounds,
             "per_cost": per_kind,
             "quadrature_error": gm.quadrature_error,
-            "certificate": None if best is None else best.certificate,
             "certificates": {o.kind: o.certificate for o in certified},
-            "solver_message": "; ".join(f"{o.kind}: {o.message}" for o in outcomes),
         }
         upper = None if best is None else best.certificate.cost
         shape = "x".join(str(s) for s in gm.shape)
@@ -270,4 +267,6 @@ class OTDual(Solver):
             f"transport dual, {best.kind} cost, {shape} grid, {best.certificate.method}")
         return Result(menu=None, profit=None,
                       bounds=Bounds(upper=upper, upper_method=upper_method),
-                      status=status, backend=self.name, stats=stats)
+                      status=status, backend=self.name,
+                      message="; ".join(f"{o.kind}: {o.message}" for o in outcomes),
+                      certificate=None if best is None else best.certificate, stats=stats)

@@ -283,9 +283,8 @@ class RochetNet(Solver):
         return {"seed": int(self.seed), "init": int(init), "torch": int(gen),
                 "validation": int(val)}
 
-    def solve(self, problem: Problem) -> Result:
+    def compute(self, problem: Problem) -> Result:
         self.require_available()
-        self.check_problem(problem)
         import torch
 
         from .training import resolve_device, train
@@ -352,4 +351,6 @@ class RochetNet(Solver):
         }
         status = Status.TIME_LIMIT if out.stop_reason == "time_limit" else Status.OPTIMAL
         return menu_result(problem, menu, self.name, status, stats,
+                           message=f"training stopped: {out.stop_reason} after "
+                                   f"{out.steps_run} steps (best validation at {out.best_step})",
                            evaluate_options=eval_options)

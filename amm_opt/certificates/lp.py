@@ -1,0 +1,81 @@
+r"""The grid LP's certificate: the dual data that proves its upper bound.
+
+The LP :math:`\max q^\top z` s.t. :math:`Az \le 0`, :math:`lo \le z \le hi` relaxes the design
+problem for any set of pair rows, and for every :math:`y \ge 0` weak duality with the variable box
+gives
+
+.. math::
+
+    \max_U \Pi \;\le\; \sum_j \max(lo_j r_j,\, hi_j r_j) + \text{allowances},
+    \qquad r = q - A^\top y .
+
+The certificate keeps what that inequality is evaluated on: the points and masses of the
+discretisation, the pair rows and the dual vector, and the terms of the bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["LPCertificate"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class LPCertificate:
+    r"""Dual data behind a grid-LP upper bound.
+
+    Attributes
+    ----------
+    bound : float
+        The certified upper bound (``dual_objective`` plus the allowances, rounded up).
+    dual_objective : float
+        :math:`\sum_j \max(lo_j r_j, hi_j r_j)` at the clipped duals.
+    roundoff_allowance, quadrature_allowance : float
+        Rigorous allowances for floating-point round-off and for the estimated error of the
+        discretised masses.
+    points : array of shape (N, n)
+        The LP's points :math:`P_i` (mesh corners, barycentres, the belief).
+    masses : array of shape (N,)
+        Their signed masses :math:`m_i`.
+    pair_source, pair_target : int arrays of shape (R,)
+        The pair rows :math:`u_j \ge u_i + g_i\cdot(P_j - P_i)` as ``(i, j)``.
+    duals : array of shape (R,) or None
+        Row duals :math:`y` the bound was evaluated at (None: no duals, the trivial bound).
+    stage, round : int
+        Refinement stage and cutting-plane round of the LP solve that gave the bound.
+    lp_status : str
+        The LP solver's status at that solve (the bound is valid whatever it is).
+    """
+
+    bound: float
+    dual_objective: float
+    roundoff_allowance: float
+    quadrature_allowance: float
+    points: FloatArray
+    masses: FloatArray
+    pair_source: IntArray
+    pair_target: IntArray
+    duals: FloatArray | None
+    stage: int = 0
+    round: int = 0
+    lp_status: str = ""
+
+    @property
+    def goods(self) -> int:
+        return int(np.asarray(self.points).shape[1])
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly numbers (no arrays)."""
+        return {"type": "lp", "bound": self.bound, "dual_objective": self.dual_objective,
+                "roundoff_allowance": self.roundoff_allowance,
+                "quadrature_allowance": self.quadrature_allowance,
+                "points": int(np.asarray(self.points).shape[0]),
+                "pairs": int(np.asarray(self.pair_source).size), "stage": self.stage,
+                "round": self.round, "lp_status": self.lp_status}
