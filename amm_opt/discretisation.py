@@ -49,7 +49,8 @@ from .menu import Menu
 from .problem import Problem
 from .regions import box_regions, integrate_simplices, triangulate
 
-__all__ = ["GridMeasure", "SignedMeasure", "discretize", "grid_axes", "signed_measure"]
+__all__ = ["AxisIntegrals", "GridMeasure", "SignedMeasure", "axis_integrals", "discretize",
+           "grid_axes", "signed_measure"]
 
 FloatArray = NDArray[np.float64]
 
@@ -213,7 +214,7 @@ def grid_axes(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
 
 
 @dataclass(frozen=True)
-class _AxisIntegrals:
+class AxisIntegrals:
     """One-dimensional cell integrals along one axis (arrays over the axis's intervals)."""
 
     hat_f: FloatArray        # (N, 2): int hat_e f
@@ -225,7 +226,13 @@ class _AxisIntegrals:
     error: float             # estimated quadrature error (sum over all integrals)
 
 
-def _axis_integrals(marginal: Any, c: float, breaks: FloatArray) -> _AxisIntegrals:
+def axis_integrals(marginal: Any, c: float, breaks: FloatArray) -> AxisIntegrals:
+    """The one-dimensional cell integrals of ``marginal`` on the intervals of ``breaks``.
+
+    Each interval is cut at the belief coordinate ``c`` and at the density's stationary points
+    so that every piece is smooth, and integrated by Gauss–Legendre quadrature; a lower-order
+    rule on the same pieces estimates the error.
+    """
     cuts = [t for t in [c, *marginal.stationary_points1()] if breaks[0] < t < breaks[-1]]
     fine = np.unique(np.concatenate([breaks, np.asarray(cuts, dtype=np.float64)]))
     parent = np.searchsorted(breaks, fine[:-1], side="right") - 1     # interval of each piece
@@ -250,7 +257,7 @@ def _axis_integrals(marginal: Any, c: float, breaks: FloatArray) -> _AxisIntegra
 
     hi_order = pieces(_GAUSS_ORDER)
     lo_order = pieces(_CHECK_ORDER)
-    return _AxisIntegrals(
+    return AxisIntegrals(
         hat_f=hi_order[:, 0:2], f_total=hi_order[:, 0] + hi_order[:, 1], t_f=hi_order[:, 2],
         hat_gneg=hi_order[:, 3:5], gpos_total=hi_order[:, 5], t_gpos=hi_order[:, 6],
         error=float(np.abs(hi_order - lo_order).sum()))
@@ -371,7 +378,7 @@ def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
     n, kappa = problem.goods, problem.kappa
     c = np.asarray(problem.belief)
     low, high = problem.value_low, problem.value_high
-    ax = [_axis_integrals(m, float(c[i]), axes[i]) for i, m in enumerate(dist.marginals)]
+    ax = [axis_integrals(m, float(c[i]), axes[i]) for i, m in enumerate(dist.marginals)]
 
     # nu^+ per (cell, vertex) in interleaved shape (N_1, 2, ..., N_n, 2).
     weights = np.zeros(tuple(s for a in ax for s in a.hat_f.shape))

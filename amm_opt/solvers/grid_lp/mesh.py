@@ -14,7 +14,7 @@ exactly as :func:`amm_opt.discretisation.discretize` does on tensor grids (multi
 weights are a convex combination; Jensen for the barycentre). Summing over cells gives, for every
 feasible utility, :math:`\Pi(u) \le \sum_P m_P u(P)` over the mesh points (corners, barycentres
 and the belief :math:`c` with mass +1). The cell integrals factorise into the one-dimensional
-integrals of :func:`amm_opt.discretisation._axis_integrals` (Gauss–Legendre, cut at :math:`c_i` and the
+integrals of :func:`amm_opt.discretisation.axis_integrals` (Gauss–Legendre, cut at :math:`c_i` and the
 density's stationary points), computed once per refinement level and axis.
 
 We chose true local refinement over non-uniform tensor axes because the kinks of optimal menus
@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...discretisation import GridMeasure, _axis_integrals, _AxisIntegrals, grid_axes
+from ...discretisation import GridMeasure, axis_integrals, AxisIntegrals, grid_axes
 from ...distributions import Product
 from ...problem import Problem
 
@@ -197,13 +197,13 @@ class Mesh:
         return np.stack([self._coords(i, ticks[..., i]) for i in range(self.goods)], axis=-1)
 
     # ------------------------------------------------------------------ the measure
-    def _axis(self, axis: int, lvl: int) -> _AxisIntegrals:
+    def _axis(self, axis: int, lvl: int) -> AxisIntegrals:
         key = ("axis", axis, lvl)
         if key not in self._cache:
             dist = self.problem.distribution
             assert isinstance(dist, Product)
             c = float(np.asarray(self.problem.belief)[axis])
-            self._cache[key] = _axis_integrals(dist.marginals[axis], c,
+            self._cache[key] = axis_integrals(dist.marginals[axis], c,
                                                self._level_breaks(axis, lvl))
         return self._cache[key]
 
