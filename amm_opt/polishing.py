@@ -35,17 +35,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
+from .errors import AmmOptWarning, UnsupportedProblemError
 from .evaluate import Evaluation, evaluate
 from .menu import Menu
+from .options import Choice, Flag, Integer, Real, Rule, check_value
 from .problem import Problem
 
-__all__ = ["PolishResult", "cluster_menu", "polish"]
+__all__ = ["MAX_POLISH_GOODS", "PolishResult", "cluster_menu", "polish", "polish_refusal",
+           "snap_allocations"]
 
 FloatArray = NDArray[np.float64]
 
 _EVAL_METHODS = ("auto", "exact", "quadrature")
-_MAX_POLISH_GOODS = 3
+#: Polishing optimises an exact or quadrature profit, available up to this many goods.
+MAX_POLISH_GOODS = 3
 # Items chosen with a probability below this are candidates for pruning (at most this many tries).
 _PRUNE_PROBABILITY = 1e-3
 # Items chosen with a probability below this are left out before optimising.
@@ -106,13 +109,32 @@ class PolishResult:
                 "seconds": self.seconds, "message": self.message, **self.details}
 
 
-def _snap(x: FloatArray, low: FloatArray, high: FloatArray, tol: float) -> FloatArray:
-    """Coordinates within ``tol * (high - low)`` of a face or of 0 moved onto it."""
-    out = x.copy()
-    width = high - low
-    for target in (np.zeros_like(low), low, high):
-        out = np.where(np.abs(x - target) <= tol * width, target, out)
+def snap_allocations(x: FloatArray, low: FloatArray, high: FloatArray, tol: float
+                     ) -> FloatArray:
+    r"""Allocation coordinates within ``tol`` times the box width of a face of the box or of 0
+    moved onto the nearest of them, the result clipped into the box.
+
+    The one snapping rule of amm_opt (polishing, RochetNet): optimal menus trade whole units at
+    the faces of :math:`X` or nothing, which learned and optimised allocations reach only up to
+    a tolerance.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    width = np.asarray(high, dtype=np.float64) - np.asarray(low, dtype=np.float64)
+    targets = np.stack(np.broadcast_arrays(np.zeros_like(x), low, high))       # (3, ...)
+    dist = np.abs(x[None] - targets)
+    nearest = np.take_along_axis(targets, dist.argmin(axis=0)[None], axis=0)[0]
+    out = np.where(dist.min(axis=0) <= tol * width, nearest, x)
     return np.clip(out, low, high)
+
+
+def polish_refusal(problem: Problem, evaluate_method: str = "auto") -> str | None:
+    """Why ``problem`` cannot be polished (None when it can): polishing optimises an exact or
+    quadrature profit, which needs a density, at most 3 goods and a smooth evaluation method."""
+    if not problem.has_density or problem.goods > MAX_POLISH_GOODS or \
+            evaluate_method not in _EVAL_METHODS:
+        return (f"polishing needs a density, goods <= {MAX_POLISH_GOODS} and an exact or "
+                "quadrature evaluation (Monte-Carlo profits are not smooth in the prices)")
+    return None
 
 
 def cluster_menu(problem: Problem, menu: Menu, probability: FloatArray, *,
@@ -157,32 +179,20 @@ def cluster_menu(problem: Problem, menu: Menu, probability: FloatArray, *,
     xs = np.stack([np.bincount(labels, weights=w * x[chosen, d], minlength=count)
                    for d in range(menu.goods)], axis=1) / tot[:, None]
     ps = np.bincount(labels, weights=w * p[chosen], minlength=count) / tot
-    xs = _snap(xs, low, high, snap_tol)
+    xs = snap_allocations(xs, low, high, snap_tol)
     # A cluster that snapped onto no-trade is no-trade (the Menu adds the exact (0, 0) itself).
     keep = ~(np.all(xs == 0.0, axis=1))
     return Menu(xs[keep], ps[keep])
 
 
-def _check_options(problem: Problem, cluster_tol: Any, snap_tol: Any, max_evaluations: Any,
-                   evaluate_method: Any) -> None:
-    for name, val, hi in (("cluster_tol", cluster_tol, 1.0), ("snap_tol", snap_tol, 0.5)):
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or \
-                not math.isfinite(val) or not 0 <= val < hi:
-            raise OptionError(f"must be a number in [0, {hi:g})", field=name, value=val,
-                              allowed="a small fraction of the allocation box width, e.g. 1e-3")
-    if isinstance(max_evaluations, bool) or not isinstance(max_evaluations, (int, np.integer)) \
-            or max_evaluations < 1:
-        raise OptionError("must be a positive integer", field="max_evaluations",
-                          value=max_evaluations, allowed="e.g. 4000")
-    if evaluate_method not in _EVAL_METHODS:
-        raise OptionError("is not a smooth evaluation method", field="evaluate_method",
-                          value=evaluate_method, allowed=", ".join(_EVAL_METHODS))
-    if not problem.has_density or problem.goods > _MAX_POLISH_GOODS:
-        raise UnsupportedProblemError(
-            "polishing needs an exact or quadrature evaluation (a density and goods <= 3); "
-            "Monte-Carlo profits are not smooth in the prices",
-            field="problem", value=f"goods={problem.goods}, density={problem.has_density}",
-            allowed="density values with goods <= 3")
+_OPTION_RULES: dict[str, Rule] = {
+    "cluster_tol": Real(0, 1, open_high=True, example="1e-3"),
+    "snap_tol": Real(0, 0.5, open_high=True, example="1e-6"),
+    "optimize_allocations": Flag(), "max_evaluations": Integer(1, example="4000"),
+    "evaluate_method": Choice(_EVAL_METHODS),
+    "prune_rtol": Real(0, 1e-3, open_high=True, example="1e-9 (0 turns pruning off)"),
+    "time_limit": Real(0, open_low=True, optional=True),
+}
 
 
 def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol: float = 1e-6,
@@ -235,42 +245,67 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
     >>> out.improved, out.items_after, round(out.profit, 9) == round(best, 9)
     (True, 3, True)
     """
-    _check_options(problem, cluster_tol, snap_tol, max_evaluations, evaluate_method)
-    if isinstance(prune_rtol, bool) or not isinstance(prune_rtol, (int, float)) or \
-            not math.isfinite(prune_rtol) or not 0 <= prune_rtol < 1e-3:
-        raise OptionError("must be a small non-negative number", field="prune_rtol",
-                          value=prune_rtol, allowed="0 (off) or e.g. 1e-9 (< 1e-3)")
+    given = {"cluster_tol": cluster_tol, "snap_tol": snap_tol,
+             "optimize_allocations": optimize_allocations, "max_evaluations": max_evaluations,
+             "evaluate_method": evaluate_method, "prune_rtol": prune_rtol,
+             "time_limit": time_limit}
+    for name, rule in _OPTION_RULES.items():
+        check_value(name, given[name], rule)
+    refusal = polish_refusal(problem, evaluate_method)
+    if refusal is not None:
+        raise UnsupportedProblemError(
+            refusal, field="problem",
+            value=f"goods={problem.goods}, density={problem.has_density}",
+            allowed=f"density values with goods <= {MAX_POLISH_GOODS}")
     menu.check_fits(problem)
-    start = time.perf_counter()
-    low, high = problem.allocation_low, problem.allocation_high
-    width = high - low
-    scale = float(np.mean(problem.value_high - problem.value_low) * np.mean(np.abs(width)))
-    deadline = math.inf if time_limit is None else start + float(time_limit)
-    counter = {"calls": 0, "limit": int(max_evaluations)}
+    return _Polisher(problem, evaluate_method, snap_tol, int(max_evaluations),
+                     time_limit).run(menu, cluster_tol, optimize_allocations, prune_rtol)
 
-    def profit_of(candidate: Menu, best: dict[str, Any]) -> Evaluation | None:
-        if counter["calls"] >= counter["limit"] or time.perf_counter() > deadline:
-            raise _Budget
-        counter["calls"] += 1
+
+class _Polisher:
+    """One polish: a counted, time-limited exact objective and the steps that use it."""
+
+    def __init__(self, problem: Problem, evaluate_method: str, snap_tol: float,
+                 max_evaluations: int, time_limit: float | None) -> None:
+        self.problem, self.evaluate_method, self.snap_tol = problem, evaluate_method, snap_tol
+        self.max_evaluations = max_evaluations
+        self.start = time.perf_counter()
+        self.deadline = math.inf if time_limit is None else self.start + float(time_limit)
+        self.low, self.high = problem.allocation_low, problem.allocation_high
+        self.width = self.high - self.low
+        # Prices are optimised in units of the problem's utility scale.
+        self.scale = float(np.mean(problem.value_high - problem.value_low)
+                           * np.mean(np.abs(self.width)))
+        self.calls = 0
+        self.limit = max_evaluations
+
+    # ------------------------------------------------------------------ objective
+    def smooth_evaluation(self, menu: Menu) -> Evaluation | None:
+        """Exact/quadrature profit, or None when the evaluation would fall back to Monte Carlo
+        (not a smooth objective: the candidate is treated as unusable)."""
         with warnings.catch_warnings():
-            # A tiling failure means a Monte-Carlo fallback: not a smooth objective. Treat the
-            # candidate as unusable instead of optimising noise.
             warnings.simplefilter("error", AmmOptWarning)
             try:
-                ev = evaluate(problem, candidate, method=evaluate_method)
+                return evaluate(self.problem, menu, method=self.evaluate_method)
             except AmmOptWarning:
                 return None
-        if not best or ev.profit > best["ev"].profit:
+
+    def profit_of(self, candidate: Menu, best: dict[str, Any]) -> Evaluation | None:
+        if self.calls >= self.limit or time.perf_counter() > self.deadline:
+            raise _Budget
+        self.calls += 1
+        ev = self.smooth_evaluation(candidate)
+        if ev is not None and (not best or ev.profit > best["ev"].profit):
             best.update(ev=ev, menu=candidate)
         return ev
 
-    def optimise(start_menu: Menu, free_x: NDArray[np.bool_], budget: int
+    def optimise(self, start_menu: Menu, free_x: NDArray[np.bool_], budget: int
                  ) -> tuple[dict[str, Any], str]:
         """L-BFGS-B over the prices (scaled) and the ``free_x`` allocation coordinates, with
         at most ``budget`` more evaluations (the best menu evaluated is returned)."""
         from scipy import optimize
 
-        counter["limit"] = counter["calls"] + budget
+        self.limit = self.calls + budget
         best: dict[str, Any] = {}
         x0 = np.asarray(start_menu.allocations)
         p0 = np.asarray(start_menu.prices)
@@ -278,122 +313,131 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
         n_p = int(movable.sum())
         if n_p == 0:
             try:
-                profit_of(start_menu, best)
+                self.profit_of(start_menu, best)
             except _Budget:
                 pass
             return best, "nothing to optimise"
 
         def unpack(theta: FloatArray) -> Menu:
             p = p0.copy()
-            p[movable] = theta[:n_p] * scale
+            p[movable] = theta[:n_p] * self.scale
             x = x0.copy()
             x[free_x] = theta[n_p:]
             return Menu(x, p)
 
         def objective(theta: FloatArray) -> float:
-            ev = profit_of(unpack(theta), best)
+            ev = self.profit_of(unpack(theta), best)
             # An unusable candidate scores far below any menu (profits are O(scale)).
-            return -ev.profit / scale if ev is not None else 10.0
+            return -ev.profit / self.scale if ev is not None else 10.0
 
-        theta0 = np.concatenate([p0[movable] / scale, x0[free_x]])
-        bounds = [(None, None)] * n_p + [(float(low[d]), float(high[d]))
+        theta0 = np.concatenate([p0[movable] / self.scale, x0[free_x]])
+        bounds = [(None, None)] * n_p + [(float(self.low[d]), float(self.high[d]))
                                         for d in np.nonzero(free_x)[1]]
         try:
             out = optimize.minimize(objective, theta0, method="L-BFGS-B", jac="3-point",
                                     bounds=bounds,
                                     options={"maxiter": 10_000, "ftol": 1e-15, "gtol": 1e-12,
-                                             "maxfun": int(max_evaluations)})
+                                             "maxfun": self.max_evaluations})
             return best, str(out.message)
         except _Budget:
             return best, "evaluation budget or time limit reached"
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", AmmOptWarning)
+    def reprice(self, menu: Menu) -> dict[str, Any]:
+        """Best prices for ``menu``'s allocations (a short price-only optimisation)."""
         try:
-            initial = evaluate(problem, menu, method=evaluate_method)
-        except AmmOptWarning:
-            initial = None
-    if initial is None:
-        # Even the input cannot be evaluated exactly: cluster with the QMC choice frequencies.
-        initial = evaluate(problem, menu, method="qmc")
-    # Items almost nobody chooses only add parameters: leave them out from the start (the
-    # result is compared with the input menu's exact profit in any case).
-    prob = np.where(initial.item_probability >= _NEGLIGIBLE, initial.item_probability, 0.0)
-    if not prob.any():
-        prob = initial.item_probability
-    reduced = cluster_menu(problem, menu, prob, cluster_tol=cluster_tol, snap_tol=snap_tol)
-    x0 = np.asarray(reduced.allocations)
-    interior = (x0 > low + snap_tol * width) & (x0 < high - snap_tol * width) & \
-        (np.abs(x0) > snap_tol * width)
-    movable = (np.arange(reduced.size) != reduced.no_trade_index)[:, None]
-    free_x = interior & movable if optimize_allocations else np.zeros_like(interior)
-    best, message = optimise(reduced, free_x, int(max_evaluations))
-    snapped_coordinates = 0
-    if best and free_x.any():
-        # Free coordinates may converge to a face or to 0 only up to the optimiser's
-        # tolerance: snap them there, re-price with those trades fixed, and keep the snapped
-        # menu unless it is worse beyond round-off (it is the interpretable one).
+            again, _ = self.optimise(menu, np.zeros((menu.size, menu.goods), dtype=bool),
+                                     _REPRICE_EVALUATIONS)
+        except _Budget:
+            again = {}
+        return again
+
+    # ------------------------------------------------------------------ steps
+    def run(self, menu: Menu, cluster_tol: float, optimize_allocations: bool,
+            prune_rtol: float) -> PolishResult:
+        initial = self.smooth_evaluation(menu)
+        if initial is None:
+            # Even the input cannot be evaluated exactly: cluster with the QMC frequencies.
+            initial = evaluate(self.problem, menu, method="qmc")
+        # Items almost nobody chooses only add parameters: leave them out from the start (the
+        # result is compared with the input menu's exact profit in any case).
+        prob = np.where(initial.item_probability >= _NEGLIGIBLE, initial.item_probability, 0.0)
+        if not prob.any():
+            prob = initial.item_probability
+        reduced = cluster_menu(self.problem, menu, prob, cluster_tol=cluster_tol,
+                               snap_tol=self.snap_tol)
+        free_x = self.free_coordinates(reduced) if optimize_allocations else \
+            np.zeros((reduced.size, reduced.goods), dtype=bool)
+        best, message = self.optimise(reduced, free_x, self.max_evaluations)
+        best, snapped = self.snap(best, free_x)
+        best, pruned = self.prune(best, prune_rtol)
+        polished, ev, improved = self.final(best, menu, initial)
+        return PolishResult(menu=polished, profit=float(ev.profit),
+                            initial_profit=float(initial.profit), improved=improved,
+                            items_before=menu.size, items_after=reduced.size,
+                            evaluations=self.calls, seconds=time.perf_counter() - self.start,
+                            evaluation=ev, message=message,
+                            details={"free_allocation_coordinates": int(free_x.sum()),
+                                     "snapped_coordinates": snapped, "pruned_items": pruned,
+                                     "price_parameters": reduced.size - 1})
+
+    def free_coordinates(self, menu: Menu) -> NDArray[np.bool_]:
+        """Allocation coordinates strictly inside the box and away from 0 (no-trade fixed)."""
+        x0 = np.asarray(menu.allocations)
+        tol = self.snap_tol * self.width
+        interior = (x0 > self.low + tol) & (x0 < self.high - tol) & (np.abs(x0) > tol)
+        return interior & (np.arange(menu.size) != menu.no_trade_index)[:, None]
+
+    def snap(self, best: dict[str, Any], free_x: NDArray[np.bool_]
+             ) -> tuple[dict[str, Any], int]:
+        """Free coordinates converge to a face or to 0 only up to the optimiser's tolerance:
+        snap them there and re-price; keep the snapped menu (the interpretable one) unless it
+        is worse beyond round-off."""
+        if not best or not free_x.any():
+            return best, 0
         xb = np.asarray(best["menu"].allocations)
-        xs = _snap(xb, low, high, snap_tol)
-        snapped_coordinates = int((xs != xb).sum())
-        if snapped_coordinates:
-            try:
-                again, _ = optimise(Menu(xs, best["menu"].prices), np.zeros_like(xs, bool),
-                                    _REPRICE_EVALUATIONS)
-            except _Budget:
-                again = {}
+        xs = snap_allocations(xb, self.low, self.high, self.snap_tol)
+        snapped = int((xs != xb).sum())
+        if snapped:
+            again = self.reprice(Menu(xs, best["menu"].prices))
             tol = 4 * np.finfo(np.float64).eps * max(1.0, abs(best["ev"].profit))
             if again and again["ev"].profit >= best["ev"].profit - tol:
                 best = again
+        return best, snapped
 
-    pruned = 0
-    if best and prune_rtol > 0:
-        # Items chosen by a sliver of types (the optimiser cannot remove them: their profit
-        # gradient vanishes) are dropped when re-pricing without them loses at most
-        # prune_rtol of the profit: a shorter, interpretable menu for a negligible change.
+    def prune(self, best: dict[str, Any], prune_rtol: float) -> tuple[dict[str, Any], int]:
+        """Items chosen by a sliver of types (the optimiser cannot remove them: their profit
+        gradient vanishes) are dropped when re-pricing without them loses at most
+        ``prune_rtol`` of the profit."""
+        if not best or prune_rtol <= 0:
+            return best, 0
         floor = best["ev"].profit - prune_rtol * abs(best["ev"].profit)
-        cur = best["menu"]
-        prob = best["ev"].item_probability
+        cur, prob = best["menu"], best["ev"].item_probability
         rare = [k for k in np.argsort(prob, kind="stable")
                 if k != cur.no_trade_index and prob[k] < _PRUNE_PROBABILITY]
-        targets = [np.asarray(cur.allocations)[k] for k in rare[:_PRUNE_MAX_TRIES]]
-        for xt in targets:
+        pruned = 0
+        for xt in [np.asarray(cur.allocations)[k] for k in rare[:_PRUNE_MAX_TRIES]]:
             cur = best["menu"]
-            idx = np.flatnonzero(np.all(np.asarray(cur.allocations) == xt, axis=1))
-            if idx.size == 0:
+            keep = ~np.all(np.asarray(cur.allocations) == xt, axis=1)
+            if keep.all():
                 continue
-            keep = np.ones(cur.size, dtype=bool)
-            keep[idx] = False
-            try:
-                again, _ = optimise(cur.subset(keep),
-                                    np.zeros((int(keep.sum()), cur.goods), dtype=bool),
-                                    _REPRICE_EVALUATIONS)
-            except _Budget:
-                break
-            if time.perf_counter() > deadline:
+            again = self.reprice(cur.subset(keep))
+            if time.perf_counter() > self.deadline:
                 break
             if again and again["ev"].profit >= floor:
                 best, pruned = again, pruned + 1
+        return best, pruned
 
-    polished = best.get("menu")
-    improved = polished is not None and best["ev"].profit > initial.profit
-    if improved:
+    def final(self, best: dict[str, Any], menu: Menu, initial: Evaluation
+              ) -> tuple[Menu, Evaluation, bool]:
+        """The polished menu if it beats the input (items nobody chooses dropped), else the
+        input."""
+        polished = best.get("menu")
+        if polished is None or not best["ev"].profit > initial.profit:
+            return menu, initial, False
         ev = best["ev"]
-        # Items nobody chooses after re-pricing carry no information: drop them (profit equal).
         final = polished.subset(ev.item_probability > 0)
         if final.size < polished.size:
-            ev_final = evaluate(problem, final, method=evaluate_method)
+            ev_final = evaluate(self.problem, final, method=self.evaluate_method)
             if ev_final.profit >= ev.profit:
-                polished, ev = final, ev_final
-    else:
-        polished, ev = menu, initial
-    calls = counter["calls"]
-    n_p = int(movable.sum())
-    return PolishResult(menu=polished, profit=float(ev.profit),
-                        initial_profit=float(initial.profit), improved=bool(improved),
-                        items_before=menu.size, items_after=reduced.size, evaluations=calls,
-                        seconds=time.perf_counter() - start, evaluation=ev, message=message,
-                        details={"free_allocation_coordinates": int(free_x.sum()),
-                                 "snapped_coordinates": snapped_coordinates,
-                                 "pruned_items": pruned,
-                                 "price_parameters": n_p})
+                return final, ev_final, True
+        return polished, ev, True

@@ -31,7 +31,8 @@ from amm_opt.solvers.grid_lp.model import (
     initial_pairs,
     start_pairs,
 )
-from amm_opt.solvers.grid_lp.solver import lp_menu
+from amm_opt.solvers.grid_lp.menus import lp_menu
+from amm_opt.solvers.grid_lp.stages import lp_round
 
 HAVE_HIGHSPY = importlib.util.find_spec("highspy") is not None
 HAVE_CVXPY = importlib.util.find_spec("cvxpy") is not None
@@ -557,12 +558,12 @@ def test_stalled_warm_start_is_redone_cold() -> None:
             return LPSolution(status, "", None, None, 7.0)
 
     lp = Fake()
-    sol = GridLP._lp_round(lp, rnd=3, remaining=100.0, cold=2.0)
+    sol = lp_round(lp, rnd=3, remaining=100.0, cold=2.0)
     # Cap = max(5 s, 3 x the 2 s cold solve); on hitting it the basis is dropped and the
     # round re-solved with what is left.
     assert lp.limits == [6.0, 93.0] and lp.resets == 1
     assert sol.status is Status.OPTIMAL and sol.seconds == 14.0
     assert sol.info["warm_start_abandoned_after"] == 7.0
     first = Fake()
-    assert GridLP._lp_round(first, rnd=0, remaining=100.0, cold=math.inf).status is \
+    assert lp_round(first, rnd=0, remaining=100.0, cold=math.inf).status is \
         Status.TIME_LIMIT and first.limits == [100.0]

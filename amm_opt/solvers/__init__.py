@@ -1,31 +1,75 @@
-"""Registry of backends and the automatic choice rule.
+"""The registry of backends and the automatic choice rule, both as data.
 
-Adding a backend = one module under ``amm_opt/solvers`` + one entry in ``_ENTRIES``. Modules are
-imported only when a backend is looked up, and they import their heavy dependencies (cvxpy, POT,
-torch) lazily inside ``solve``.
+A backend is a :class:`~amm_opt.solvers.base.Solver` subclass registered under a name
+(``"module:Class"`` entries are imported only when looked up, and engines import their heavy
+dependencies lazily, so listing backends is cheap). :func:`register_backend` adds one at run time.
+
+The automatic choice (``solve(problem)`` without a backend) walks :data:`MENU_RULES` and takes
+the first rule that applies to the problem and whose backend is usable here; when that engine
+certifies no upper bound, the first applicable rule of :data:`UPPER_RULES` adds one.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OptionError, UnknownBackendError
 from ..problem import Problem
 from .base import Solver
 
-__all__ = ["AUTO_RULE", "SOLVERS", "Solver", "available_backends", "choose_backend",
-           "choose_upper_backend", "get_solver_class", "make_solver"]
+__all__ = ["AUTO_RULE", "MENU_RULES", "SOLVERS", "UPPER_RULES", "AutoRule", "Solver",
+           "available_backends", "choose_backend", "choose_upper_backend", "get_solver_class",
+           "make_solver", "register_backend", "unregister_backend"]
 
-# name -> "module:Class" (order = listing order in `amm-opt backends`)
-_ENTRIES: dict[str, str] = {
+# name -> "module:Class" or a class (order = listing order in `amm-opt backends`)
+_ENTRIES: dict[str, str | type[Solver]] = {
     "separate": "amm_opt.solvers.separate:Separate",
     "rochetnet": "amm_opt.solvers.rochetnet:RochetNet",
     "ot_dual": "amm_opt.solvers.ot_dual:OTDual",
     "grid_lp": "amm_opt.solvers.grid_lp:GridLP",
 }
+_BUILT_IN = frozenset(_ENTRIES)
 
+#: The built-in backend names.
 SOLVERS: tuple[str, ...] = tuple(_ENTRIES)
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def register_backend(name: str, target: str | type[Solver]) -> None:
+    """Register ``target`` (a :class:`Solver` subclass or ``"module:Class"``) under ``name``.
+
+    The name is case-insensitive (``-`` reads as ``_``); built-in names cannot be replaced.
+    """
+    if not isinstance(name, str) or not _key(name).isidentifier():
+        raise OptionError("must be a backend name (letters, digits, _)", field="name",
+                          value=name, allowed="e.g. 'my_backend'")
+    if _key(name) in _BUILT_IN:
+        raise OptionError("is a built-in backend", field="name", value=name,
+                          allowed="a name other than " + ", ".join(sorted(_BUILT_IN)))
+    if isinstance(target, str):
+        if target.count(":") != 1:
+            raise OptionError("must be 'module:Class'", field="target", value=target,
+                              allowed="e.g. 'my_package.my_module:MyBackend'")
+    elif not (isinstance(target, type) and issubclass(target, Solver)):
+        raise OptionError("must be a Solver subclass or 'module:Class'", field="target",
+                          value=target, allowed="a subclass of amm_opt.solvers.base.Solver")
+    _ENTRIES[_key(name)] = target
+
+
+def unregister_backend(name: str) -> None:
+    """Remove a backend added by :func:`register_backend` (built-ins stay)."""
+    key = _key(name) if isinstance(name, str) else name
+    if key in _BUILT_IN or key not in _ENTRIES:
+        raise UnknownBackendError("is not a registered user backend", field="name", value=name,
+                                  allowed=", ".join(sorted(set(_ENTRIES) - _BUILT_IN)) or
+                                  "none registered")
+    del _ENTRIES[key]
 
 
 def get_solver_class(name: str) -> type[Solver]:
@@ -33,11 +77,12 @@ def get_solver_class(name: str) -> type[Solver]:
     if not isinstance(name, str):
         raise UnknownBackendError("must be a backend name or a solver instance", field="backend",
                                   value=name, allowed=", ".join(_ENTRIES))
-    key = name.strip().lower().replace("-", "_")
-    target = _ENTRIES.get(key)
+    target = _ENTRIES.get(_key(name))
     if target is None:
         raise UnknownBackendError("is not a known backend", field="backend", value=name,
                                   allowed=", ".join(_ENTRIES))
+    if isinstance(target, type):
+        return target
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)
 
@@ -47,8 +92,58 @@ def available_backends() -> dict[str, tuple[bool, str]]:
     return {name: get_solver_class(name).availability() for name in _ENTRIES}
 
 
-# Automatic choice for ``solve(problem, backend=None)``. The README's backend table states the
-# same rule; tests/test_validation.py checks each branch.
+# ------------------------------------------------------------------------------ automatic rule
+@dataclass(frozen=True)
+class AutoRule:
+    """One line of the automatic rule: ``backend`` with ``options`` when ``applies(problem)``.
+
+    ``why(problem)`` says in words why the rule applies (recorded in ``Result.stats``).
+    """
+
+    backend: str
+    applies: Callable[[Problem], bool]
+    why: Callable[[Problem], str]
+    options: Callable[[Problem], dict[str, Any]] = field(default=lambda problem: {})
+
+
+# Goods up to which grids are used automatically: the grid LP certifies its own bound within
+# seconds up to 2 goods; the transport bound on a coarse grid is a few seconds up to 3.
+_GRID_LP_MAX_GOODS = 2
+_OT_MAX_GOODS = 3
+# Grid per axis of the automatic transport bound (BENCHMARKS.md: transport dual).
+_OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
+
+
+def _rochetnet_why(problem: Problem) -> str:
+    if not problem.has_density:
+        why = "sample-only values (grids need a density)"
+    elif problem.goods > _GRID_LP_MAX_GOODS:
+        why = f"{problem.goods} goods (grids do not scale past {_GRID_LP_MAX_GOODS})"
+    else:
+        why = "the grid LP is not installed"
+    return f"{why}: RochetNet learns a menu"
+
+
+#: Menu engine: the first rule that applies and whose backend is usable.
+MENU_RULES: tuple[AutoRule, ...] = (
+    AutoRule("grid_lp", lambda p: p.has_density and p.goods <= _GRID_LP_MAX_GOODS,
+             lambda p: f"density available and goods = {p.goods} <= {_GRID_LP_MAX_GOODS}: the "
+                       "grid LP gives a menu and a certified bound"),
+    AutoRule("rochetnet", lambda p: True, _rochetnet_why),
+    AutoRule("separate", lambda p: True,
+             lambda p: "no engine for joint menus is usable here (install amm-opt[lp] or "
+                       "amm-opt[torch]); selling each good separately always works"),
+)
+
+#: Upper-bound engine, when the menu engine certifies none.
+UPPER_RULES: tuple[AutoRule, ...] = (
+    AutoRule("ot_dual", lambda p: p.has_density and p.goods <= _OT_MAX_GOODS,
+             lambda p: f"ot_dual adds the transport bound on a {_OT_AUTO_GRID[p.goods]}-per-axis "
+                       "grid",
+             lambda p: {"grid": _OT_AUTO_GRID[p.goods]}),
+)
+
+#: The automatic rule in words (the README's backend table states the same).
 AUTO_RULE = (
     "menu engine: grid_lp when the values have a density and goods <= 2 (a menu and a certified "
     "upper bound); otherwise rochetnet (sample-only values or more goods: it learns a menu from "
@@ -56,11 +151,6 @@ AUTO_RULE = (
     "Upper bound: when the menu engine certifies none and the values have a density with "
     "goods <= 3, ot_dual adds its transport bound (grid 64 per axis for 1-2 goods, 24 for 3 goods, "
     "a few seconds); the bracket is then checked (lower <= upper).")
-_GRID_LP_MAX_GOODS = 2
-_OT_MAX_GOODS = 3
-# Grid per axis of the automatic transport bound: 64^2 takes ~1 s and is within ~2% on R2;
-# 24^3 takes a few seconds on 3 goods (32^3 already ~10x longer), where the bound is loose.
-_OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
 
 
 def _usable() -> set[str]:
@@ -68,42 +158,34 @@ def _usable() -> set[str]:
 
 
 def choose_backend(problem: Problem) -> tuple[str, str]:
-    """Pick the menu engine for ``problem`` by :data:`AUTO_RULE`; returns ``(name, reason)``."""
+    """Pick the menu engine for ``problem`` by :data:`MENU_RULES`; returns ``(name, reason)``."""
     usable = _usable()
-    if problem.has_density and problem.goods <= _GRID_LP_MAX_GOODS and "grid_lp" in usable:
-        return "grid_lp", (f"density available and goods = {problem.goods} <= "
-                           f"{_GRID_LP_MAX_GOODS}: the grid LP gives a menu and a certified bound")
-    if "rochetnet" in usable:
-        if not problem.has_density:
-            why = "sample-only values (grids need a density)"
-        elif problem.goods > _GRID_LP_MAX_GOODS:
-            why = f"{problem.goods} goods (grids do not scale past {_GRID_LP_MAX_GOODS})"
-        else:
-            why = "the grid LP is not installed"
-        return "rochetnet", f"{why}: RochetNet learns a menu"
-    return "separate", ("no engine for joint menus is usable here (install amm-opt[lp] or "
-                        "amm-opt[torch]); selling each good separately always works")
+    for rule in MENU_RULES:
+        if rule.backend in usable and rule.applies(problem):
+            return rule.backend, rule.why(problem)
+    raise UnknownBackendError("no usable backend applies to this problem", field="backend",
+                              value=None, allowed="install amm-opt[all]")
 
 
 def choose_upper_backend(problem: Problem, menu_backend: str
                          ) -> tuple[str | None, dict[str, Any], str]:
-    """The engine that adds an upper bound to ``menu_backend``'s result, by :data:`AUTO_RULE`.
-
-    Returns ``(name or None, options, reason)``.
-    """
-    cls = get_solver_class(menu_backend)
-    if cls.provides_upper:
+    """The engine that adds an upper bound to ``menu_backend``'s result, by
+    :data:`UPPER_RULES`; returns ``(name or None, options, reason)``."""
+    if get_solver_class(menu_backend).provides_upper:
         return None, {}, f"{menu_backend} certifies its own upper bound"
     if not problem.has_density:
         return None, {}, "no upper bound: transport bounds need a density, the values are samples"
-    if problem.goods > _OT_MAX_GOODS:
-        return None, {}, (f"no upper bound: {problem.goods} goods > {_OT_MAX_GOODS}, grids "
-                          "do not scale")
-    if "ot_dual" not in _usable():
-        return None, {}, "no upper bound: ot_dual is not installed (pip install 'amm-opt[ot]')"
-    grid = _OT_AUTO_GRID[problem.goods]
-    return "ot_dual", {"grid": grid}, (f"{menu_backend} gives no upper bound; ot_dual adds the "
-                                       f"transport bound on a {grid}-per-axis grid")
+    usable = _usable()
+    for rule in UPPER_RULES:
+        if rule.applies(problem):
+            if rule.backend not in usable:
+                extra = get_solver_class(rule.backend).extra
+                return None, {}, (f"no upper bound: {rule.backend} is not installed "
+                                  f"(pip install 'amm-opt[{extra}]')")
+            return rule.backend, rule.options(problem), \
+                f"{menu_backend} gives no upper bound; {rule.why(problem)}"
+    return None, {}, (f"no upper bound: {problem.goods} goods > {_OT_MAX_GOODS}, grids do not "
+                      "scale")
 
 
 def make_solver(backend: str | Solver | None, problem: Problem,
@@ -125,4 +207,3 @@ def make_solver(backend: str | Solver | None, problem: Problem,
         solver = cls.from_options(**options)
     solver.check_problem(problem)
     return solver, reason
-

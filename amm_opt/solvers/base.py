@@ -14,8 +14,9 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from ..errors import BackendUnavailableError, OptionError, UnsupportedProblemError
-from ..evaluate import evaluate
+from ..evaluate import Evaluation, evaluate
 from ..menu import Menu
+from ..options import Grid, Rule, check_options, grid_setting
 from ..problem import Problem
 from ..result import Bounds, Result, Status
 
@@ -35,6 +36,11 @@ class Solver(ABC):
     needs_density: ClassVar[bool] = False
     #: Why the backend needs the linear update ``(1 - lambda) c + lambda v`` (None: any rule).
     linear_update_only: ClassVar[str | None] = None
+    #: What each option may hold (:mod:`amm_opt.options`), checked when the solver is made.
+    option_rules: ClassVar[dict[str, Rule]] = {}
+
+    def __post_init__(self) -> None:
+        check_options(self, self.option_rules)
 
     # ------------------------------------------------------------------ availability
     @classmethod
@@ -82,7 +88,14 @@ class Solver(ABC):
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             val = getattr(self, f.name)
-            out[f.name] = val if isinstance(val, (int, float, str, bool, type(None))) else repr(val)
+            if isinstance(self.option_rules.get(f.name), Grid):
+                out[f.name] = grid_setting(val)
+            elif isinstance(val, (int, float, str, bool, type(None))):
+                out[f.name] = val
+            elif isinstance(val, tuple) and all(isinstance(v, str) for v in val):
+                out[f.name] = list(val)
+            else:
+                out[f.name] = repr(val)
         return out
 
     # ------------------------------------------------------------------ solving
@@ -137,10 +150,13 @@ def progress_bar(show: bool | None, **bar: Any) -> Any:
 def menu_result(problem: Problem, menu: Menu, backend: str, status: Status,
                 stats: dict[str, Any], *, upper: float | None = None,
                 upper_method: str = "", message: str = "",
-                evaluate_options: dict[str, Any] | None = None) -> Result:
-    """Evaluate ``menu`` (the lower bound) and package a :class:`Result`."""
+                evaluate_options: dict[str, Any] | None = None,
+                evaluation: Evaluation | None = None) -> Result:
+    """Evaluate ``menu`` (the lower bound) and package a :class:`Result`; ``evaluation``, when
+    given, is ``menu``'s evaluation already made (not repeated)."""
     start = time.perf_counter()
-    ev = evaluate(problem, menu, **(evaluate_options or {}))
+    ev = evaluation if evaluation is not None else \
+        evaluate(problem, menu, **(evaluate_options or {}))
     stats = dict(stats)
     stats["evaluate_seconds"] = time.perf_counter() - start
     bounds = Bounds(lower=ev.profit, upper=upper, lower_method=ev.method,

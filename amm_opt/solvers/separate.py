@@ -20,7 +20,6 @@ profits. This is the baseline the paper compares bundling against.
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,8 +28,9 @@ from numpy.typing import NDArray
 from scipy import optimize
 
 from ..distributions import Product, Samples
-from ..errors import OptionError, UnsupportedProblemError
+from ..errors import UnsupportedProblemError
 from ..menu import Menu
+from ..options import Integer, Rule
 from ..problem import Problem
 from ..result import Result, Status
 from .base import Solver, menu_result
@@ -160,11 +160,7 @@ class Separate(Solver):
     description: ClassVar[str] = "optimal bid-ask per good, sold separately (baseline)"
     linear_update_only: ClassVar[str | None] = "a custom update rule couples the goods"
 
-    def __post_init__(self) -> None:
-        if isinstance(self.grid_points, bool) or not isinstance(self.grid_points, int) or \
-                self.grid_points < 3:
-            raise OptionError("must be an integer >= 3", field="grid_points",
-                              value=self.grid_points, allowed="e.g. 2049")
+    option_rules: ClassVar[dict[str, Rule]] = {"grid_points": Integer(3, example="2049")}
 
     def check_problem(self, problem: Problem) -> None:
         super().check_problem(problem)

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...discretisation import GridMeasure, axis_integrals, AxisIntegrals, grid_axes
+from ...discretisation import AxisIntegrals, GridMeasure, axis_integrals, grid_axes
 from ...distributions import Product
 from ...problem import Problem
 

@@ -36,9 +36,7 @@ JMLR 2021.
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -47,33 +45,18 @@ import numpy as np
 from ...certificates.transport import COST_KINDS
 from ...discretisation import discretize
 from ...errors import OptionError, UnsupportedProblemError
+from ...options import Choice, Grid, Integer, Real, Rule
 from ...problem import Problem
 from ...result import Bounds, Result, Status
 from ..base import Solver
+from .flow import FLOW_SOLVERS
 from .pot import PlanOutcome
 
 __all__ = ["OTDual"]
 
-_METHODS = ("auto", "flow", "dense")
 # Worse statuses first: the overall status of several ground costs is the worst one.
 _STATUS_ORDER = (Status.FAILED, Status.INFEASIBLE, Status.ITERATION_LIMIT, Status.TIME_LIMIT,
                  Status.INACCURATE, Status.OPTIMAL)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_grid(grid: Any) -> None:
-    allowed = ("cells per axis (int >= 1), one int per good, or per-good breakpoint arrays")
-    if _is_int(grid):
-        if grid < 1:
-            raise OptionError("needs at least one cell", field="grid", value=grid,
-                              allowed=allowed)
-        return
-    if isinstance(grid, (str, bytes)) or not isinstance(grid, (Sequence, np.ndarray)):
-        raise OptionError("is not a grid description", field="grid", value=grid,
-                          allowed=allowed)
 
 
 def _reprice_radial(outcomes: list[PlanOutcome]) -> None:
@@ -156,8 +139,13 @@ class OTDual(Solver):
     provides_upper: ClassVar[bool] = True
     needs_density: ClassVar[bool] = True
 
+    option_rules: ClassVar[dict[str, Rule]] = {
+        "grid": Grid(optional=False), "method": Choice(("auto", "flow", "dense")),
+        "flow_solver": Choice(FLOW_SOLVERS), "num_iter_max": Integer(1, example="100_000_000"),
+        "max_dense_entries": Integer(1), "marginal_tol": Real(0, open_low=True, example="1e-9"),
+    }
+
     def __post_init__(self) -> None:
-        _check_grid(self.grid)
         costs = (self.costs,) if isinstance(self.costs, str) else self.costs
         try:
             costs = tuple(costs)
@@ -170,31 +158,7 @@ class OTDual(Solver):
                               field="costs", value=self.costs,
                               allowed="one or more of " + ", ".join(COST_KINDS))
         object.__setattr__(self, "costs", tuple(dict.fromkeys(costs)))
-        from .flow import FLOW_SOLVERS
-
-        for name, value, allowed in (("method", self.method, _METHODS),
-                                     ("flow_solver", self.flow_solver, FLOW_SOLVERS)):
-            if value not in allowed:
-                raise OptionError("is not a known choice", field=name, value=value,
-                                  allowed=", ".join(allowed))
-        for name in ("num_iter_max", "max_dense_entries"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise OptionError("must be a positive integer", field=name, value=value,
-                                  allowed="e.g. 100_000_000")
-        tol = self.marginal_tol
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or \
-                not math.isfinite(tol) or tol <= 0:
-            raise OptionError("must be a positive number", field="marginal_tol", value=tol,
-                              allowed="e.g. 1e-9")
-
-    def settings(self) -> dict[str, Any]:
-        out = super().settings()
-        out["costs"] = list(self.costs)
-        if not isinstance(self.grid, (int, np.integer)):
-            out["grid"] = [g if _is_int(g) else np.asarray(g, dtype=float).tolist()
-                           for g in self.grid]
-        return out
+        super().__post_init__()
 
     # ------------------------------------------------------------------ solving
     def _choose_method(self, gm: Any) -> str:

@@ -39,6 +39,8 @@ from scipy.special import expit
 from ...errors import OptionError
 from ...evaluate import evaluate
 from ...menu import Menu
+from ...options import Choice, Flag, Function, Integer, Real, Rule
+from ...polishing import polish, polish_refusal, snap_allocations
 from ...problem import Problem
 from ...result import Result, Status
 from ..base import Solver, menu_result
@@ -46,29 +48,10 @@ from ..base import Solver, menu_result
 __all__ = ["RochetNet"]
 
 FloatArray = NDArray[np.float64]
-_DTYPES = ("float32", "float64")
-_EVAL_METHODS = ("auto", "exact", "quadrature", "qmc", "sample-mean")
 # Options that do not change the trajectory (they may differ between a run and its resumption).
 _NON_TRAJECTORY = frozenset({"checkpoint_path", "checkpoint_every", "resume", "callback",
                              "progress", "time_limit", "evaluate_method", "device", "snap",
                              "polish"})
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and \
-        not isinstance(value, bool) and math.isfinite(float(value))
-
-
-def _snap(x: FloatArray, low: FloatArray, high: FloatArray, tol: float) -> FloatArray:
-    """Move coordinates within ``tol * (high - low)`` of a box face or of 0 onto it."""
-    out = x.copy()
-    for target in (low, high, np.zeros_like(low)):
-        out = np.where(np.abs(x - target) <= tol * (high - low), target, out)
-    return out
 
 
 @dataclass(frozen=True)
@@ -209,69 +192,38 @@ class RochetNet(Solver):
     provides_upper: ClassVar[bool] = False
     needs_density: ClassVar[bool] = False
 
+    option_rules: ClassVar[dict[str, Rule]] = {
+        "menu_size": Integer(1), "batch_size": Integer(1), "steps": Integer(1),
+        "chunk_size": Integer(1), "eval_every": Integer(1), "validation_size": Integer(2),
+        "checkpoint_every": Integer(1), "seed": Integer(0),
+        "lr": Real(0, open_low=True), "lr_final": Real(0, open_low=True, optional=True),
+        "allocation_lr_scale": Real(0, open_low=True),
+        "temperature": Real(0, open_low=True),
+        "temperature_final": Real(0, open_low=True, optional=True),
+        "time_limit": Real(0, open_low=True, optional=True),
+        "snap": Real(0, 0.5, open_high=True, example="0.01 (0 turns snapping off)"),
+        "min_delta": Real(0, example="1e-4"),
+        "threads": Integer(1, optional=True, example="1 (None: torch's setting)"),
+        "patience": Integer(1, optional=True, example="10 (None: no early stop)"),
+        "dtype": Choice(("float32", "float64")),
+        "evaluate_method": Choice(("auto", "exact", "quadrature", "qmc", "sample-mean")),
+        "torch_compile": Flag(), "polish": Flag(), "resume": Flag(),
+        "callback": Function("callback(step, info)"), "progress": Flag(optional=True),
+    }
+
     def __post_init__(self) -> None:
-        for name, low in (("menu_size", 1), ("batch_size", 1), ("steps", 1), ("chunk_size", 1),
-                          ("eval_every", 1), ("validation_size", 2), ("checkpoint_every", 1)):
-            val = getattr(self, name)
-            if not _is_int(val) or val < low:
-                raise OptionError("must be an integer", field=name, value=val,
-                                  allowed=f"an integer >= {low}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise OptionError("must be a non-negative integer", field="seed", value=self.seed,
-                              allowed="0, 1, 2, ...")
-        for name, optional in (("lr", False), ("lr_final", True), ("allocation_lr_scale", False),
-                               ("temperature", False),
-                               ("temperature_final", True), ("time_limit", True)):
-            val = getattr(self, name)
-            if val is None and optional:
-                continue
-            if not _is_real(val) or float(val) <= 0:
-                raise OptionError("must be a positive finite number", field=name, value=val,
-                                  allowed="> 0" + (" or None" if optional else ""))
-        if not _is_real(self.snap) or not 0 <= self.snap < 0.5:
-            raise OptionError("must be a number in [0, 0.5)", field="snap", value=self.snap,
-                              allowed="0 (off) or a small fraction of the box width, e.g. 0.01")
-        if not _is_real(self.min_delta) or self.min_delta < 0:
-            raise OptionError("must be a non-negative number", field="min_delta",
-                              value=self.min_delta, allowed=">= 0, e.g. 1e-4")
-        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
-            raise OptionError("must be a positive integer or None", field="threads",
-                              value=self.threads, allowed="1, 2, ... or None (torch's setting)")
-        if self.patience is not None and (not _is_int(self.patience) or self.patience < 1):
-            raise OptionError("must be a positive integer or None", field="patience",
-                              value=self.patience, allowed="1, 2, ... or None (no early stop)")
-        if self.dtype not in _DTYPES:
-            raise OptionError("is not a supported precision", field="dtype", value=self.dtype,
-                              allowed=" or ".join(repr(d) for d in _DTYPES))
+        super().__post_init__()
         if not isinstance(self.device, str) or not (
                 self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
             raise OptionError("is not a device name", field="device", value=self.device,
                               allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
-        if self.evaluate_method not in _EVAL_METHODS:
-            raise OptionError("is not an evaluation method", field="evaluate_method",
-                              value=self.evaluate_method, allowed=", ".join(_EVAL_METHODS))
         if self.checkpoint_path is not None and not isinstance(self.checkpoint_path,
                                                                (str, os.PathLike)):
             raise OptionError("must be a file path", field="checkpoint_path",
                               value=self.checkpoint_path, allowed="a str or pathlib.Path")
-        if not isinstance(self.torch_compile, bool):
-            raise OptionError("must be True or False", field="torch_compile",
-                              value=self.torch_compile, allowed="True or False")
-        if not isinstance(self.polish, bool):
-            raise OptionError("must be True or False", field="polish", value=self.polish,
-                              allowed="True or False")
-        if not isinstance(self.resume, bool):
-            raise OptionError("must be True or False", field="resume", value=self.resume,
-                              allowed="True or False")
         if self.resume and self.checkpoint_path is None:
             raise OptionError("needs a checkpoint file", field="resume", value=self.resume,
                               allowed="resume=True together with checkpoint_path=...")
-        if self.callback is not None and not callable(self.callback):
-            raise OptionError("must be callable", field="callback", value=self.callback,
-                              allowed="a function callback(step, info) or None")
-        if self.progress is not None and not isinstance(self.progress, bool):
-            raise OptionError("must be True, False or None", field="progress",
-                              value=self.progress, allowed="True, False or None (automatic)")
 
     def trajectory_settings(self) -> dict[str, Any]:
         """The options that decide the training trajectory (checked when resuming)."""
@@ -304,27 +256,25 @@ class RochetNet(Solver):
         low, high = problem.allocation_low, problem.allocation_high
         trained = Menu(low + (high - low) * expit(out.theta), out.price)
         eval_options = {"method": self.evaluate_method}
-        ev = evaluate(problem, trained, **eval_options)
+        ev = ev_trained = evaluate(problem, trained, **eval_options)
         menu, snapped = trained, False
         if self.snap > 0:
-            candidate = Menu(_snap(np.asarray(trained.allocations), low, high, self.snap),
-                             trained.prices)
+            candidate = Menu(snap_allocations(np.asarray(trained.allocations), low, high,
+                                              self.snap), trained.prices)
             ev_snap = evaluate(problem, candidate, **eval_options)
             if ev_snap.profit >= ev.profit:
                 menu, ev, snapped = candidate, ev_snap, True
         menu = menu.subset(ev.item_probability > 0)
         polish_stats: dict[str, Any] | str = "off"
+        final_evaluation = None
         if self.polish:
-            if problem.has_density and problem.goods <= 3 and \
-                    self.evaluate_method in ("auto", "exact", "quadrature"):
-                from ...polishing import polish
-
+            refusal = polish_refusal(problem, self.evaluate_method)
+            if refusal is None:
                 polished = polish(problem, menu, evaluate_method=self.evaluate_method)
                 polish_stats = polished.summary()
-                menu = polished.menu
+                menu, final_evaluation = polished.menu, polished.evaluation
             else:
-                polish_stats = ("skipped: polishing needs a density, goods <= 3 and an exact or "
-                                "quadrature evaluation")
+                polish_stats = f"skipped: {refusal}"
         stats: dict[str, Any] = {
             "settings": self.settings(),
             "seeds": seeds,
@@ -341,8 +291,7 @@ class RochetNet(Solver):
             "validation_history": out.history,
             "resumed_from_step": out.resumed_from,
             "last_checkpoint": out.last_checkpoint,
-            "trained_profit": float(evaluate(problem, trained, **eval_options).profit)
-            if snapped else float(ev.profit),
+            "trained_profit": float(ev_trained.profit),
             "snapped": snapped,
             "items_trained": self.menu_size,
             "items_kept": menu.size,
@@ -353,4 +302,4 @@ class RochetNet(Solver):
         return menu_result(problem, menu, self.name, status, stats,
                            message=f"training stopped: {out.stop_reason} after "
                                    f"{out.steps_run} steps (best validation at {out.best_step})",
-                           evaluate_options=eval_options)
+                           evaluate_options=eval_options, evaluation=final_evaluation)
