@@ -1,4 +1,4 @@
-r"""Menu polishing (MATH §3): merge near-identical items, then re-optimise the exact profit.
+r"""Menu polishing: merge near-identical items, then re-optimise the exact profit.
 
 Menus read off a grid LP or learned by RochetNet carry many near-duplicate items and prices that
 are right only up to the discretisation. Polishing

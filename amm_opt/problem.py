@@ -8,7 +8,7 @@ market maker, with belief :math:`c`, values the goods after a trade at the poste
 
     \Pi = \mathbb{E}_v\big[p_{k^*(v)} - x_{k^*(v)} \cdot c'(v)\big].
 
-See MATH.md §1.
+The model is described in ``docs/model.md``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-r"""Closed-form reference menus (``shared/reference/README.md``).
+r"""Closed-form reference menus (the optimal menus of docs/references.md).
 
 Each function returns ``(problem, menu, optimal_profit)`` so that tests, benchmarks and regression
 checks can compare any engine against a known optimum.

@@ -9,7 +9,7 @@ c = (1/2, 1/2), trades in [-1,1]^2. This script
    (the grid LP's own, or the transport dual's);
 3. sweeps the adverse selection λ and reports the gain of the bundled menu over selling each good
    separately at its optimal bid/ask: about 10% at λ = 0, with the best λ and its gain; the
-   closed form (shared/reference R2) is printed alongside as a check.
+   closed form (reference R2, docs/references.md) is printed alongside as a check.
 
 Run:  python examples/paper_two_goods.py --out out/paper      (about a minute on 2 cores)
 """
@@ -73,7 +73,7 @@ def main() -> None:
                  title=f"menu from {backend}, λ = 0")
     ref = references.r2_two_goods(0.0)
     diff = compare_menus(ref.menu, result.menu, problem)
-    print("against the closed-form menu (shared/reference R2):")
+    print("against the closed-form menu (reference R2):")
     print("  " + diff.summary().replace("\n", "\n  "))
 
     # 2. the certified bracket

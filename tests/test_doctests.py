@@ -1,4 +1,4 @@
-"""The examples in the core modules' docstrings run (ARCHITECTURE: examples are doctests)."""
+"""The examples in the core modules' docstrings run (docstring examples are doctests)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The signed measure of MATH §2 and its conservative grid placement (MATH §3)."""
+"""The signed measure of the profit and its conservative grid placement."""
 
 from __future__ import annotations
 

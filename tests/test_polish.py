@@ -1,4 +1,4 @@
-"""Menu polishing (MATH §3): clustering and exact-profit re-optimisation."""
+"""Menu polishing: clustering and exact-profit re-optimisation."""
 
 from __future__ import annotations
 

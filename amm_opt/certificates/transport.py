@@ -1,59 +1,18 @@
-r"""Transport certificates: plans whose cost bounds the optimal profit from above (MATH §4).
+r"""Transport certificates: flows whose cost bounds the optimal profit from above.
 
-The conservative grid placement of MATH §3 (:func:`amm_opt.discretisation.discretize`) turns the profit
-of every feasible utility :math:`u \in U` into a bound by finitely many point values,
+A flow :math:`f_e \ge 0` on arcs :math:`e = (i \to j)` between the points of the discretised
+measure, with net outflow :math:`m_p` at every point, telescopes:
+:math:`\sum_p m_p u(p) = \sum_e f_e (u(p_i) - u(p_j))`. If every arc cost satisfies
+:math:`u(p_i) - u(p_j) \le d(p_i, p_j)` for all feasible :math:`u`, the flow's cost bounds the
+optimum. Ground costs (``kind``): ``"transport"`` :math:`\sigma_X(x - y)` (free from the atom
+at :math:`c`), ``"radial"`` :math:`\min_{t \ge 1} \sigma_X(c + t(x - c) - y)` (atom free),
+``"w1"`` :math:`\sigma_X(x - y)` also from the atom (a loose sanity number).
 
-.. math::
-
-    \Pi(u) = \int u\,d\mu \;\le\; \sum_p m_p\, u(p), \qquad
-    m_p = \nu^+(\text{vertex}) > 0,\; -\nu^-(\text{cell}) < 0 \text{ at barycentres},\;
-    +1 \text{ at the belief } c .
-
-A **flow** :math:`f_e \ge 0` on arcs :math:`e = (i \to j)` between these points, with net
-outflow :math:`m_p` at every point, telescopes: :math:`\sum_p m_p u(p) = \sum_e f_e
-(u(p_i) - u(p_j))`. So if every arc cost satisfies :math:`u(p_i) - u(p_j) \le d(p_i, p_j)` for
-all :math:`u \in U`, the flow's cost :math:`\sum_e f_e d(p_i, p_j)` bounds the optimum. A
-transport plan from the positive to the negative points is the special case of arcs that go
-straight from a source to a sink. The ground costs (``kind``):
-
-``"transport"``
-    :math:`d(x, y) = \sigma_X(x - y)` with :math:`\sigma_X(z) = \sum_i \max(h_i z_i, l_i z_i)`,
-    because :math:`u(y) \ge u(x) + g\cdot(y - x)` for a subgradient :math:`g \in X` at
-    :math:`x`, i.e. :math:`u(x) - u(y) \le g\cdot(x - y) \le \sigma_X(x - y)`. Moving mass in
-    direction :math:`+e_i` costs :math:`-l_i` per unit length and in :math:`-e_i` costs
-    :math:`h_i` (for the selling-only :math:`X = [0, 1]` moving up is free: :math:`u` is
-    nondecreasing). Mass leaving the atom at :math:`c` is free: :math:`u(c) - u(y) = -u(y) \le
-    0`.
-``"radial"``
-    :math:`d(x, y) = \min_{t \ge 1} \sigma_X(c + t(x - c) - y)`, atom free. Extend :math:`u`
-    beyond :math:`V` as its menu, :math:`\tilde u(z) = \max(0, \sup_v u(v) + g(v)\cdot(z - v))`
-    (gradients :math:`g \in X`, no-trade included): :math:`\tilde u` is convex on
-    :math:`\mathbb{R}^n`, :math:`\tilde u = u` on :math:`V` (as :math:`u \ge 0`),
-    :math:`\tilde u \ge 0 = \tilde u(c)`, so :math:`c` is a global minimiser and
-    :math:`\tilde u(x) \le \tilde u(c + t(x - c))/t + (1 - 1/t)\tilde u(c) \le \tilde u(c + t(x -
-    c))` for :math:`t \ge 1`; the moved point may leave :math:`V`, the Lipschitz step
-    :math:`\tilde u(z) - \tilde u(y) \le \sigma_X(z - y)` still holds. The minimum over
-    :math:`t` is over the breakpoints :math:`t_i = (y_i - c_i)/(x_i - c_i) > 1` and
-    :math:`t = 1` (the objective is convex piecewise linear with slope
-    :math:`\sigma_X(x - c) \ge 0` at infinity). Radial :math:`\le` transport pointwise.
-``"w1"``
-    :math:`\sigma_X(x - y)` also from the atom: plain W1, a valid but loose sanity number.
-
-Certification (:class:`TransportCertificate`) recomputes everything from the stored points,
-masses and flows in float64, independently of the solver that produced them:
-
-* each arc cost is evaluated with an explicit upper bound on its floating-point error, and any
-  :math:`t \ge 1` gives a valid radial cost, so solver round-off cannot make it invalid;
-* the net-outflow residual :math:`r_p = m_p - (\text{out}_p - \text{in}_p)` (solver
-  tolerances, rescaled marginals) is charged at the largest possible utility,
-  :math:`r_p u(p) \le \max(r_p, 0) \bar u` with :math:`\bar u = \max_{v \in V} \sigma_X(v - c)
-  \ge u` (as :math:`u(v) = u(v) - u(c) \le \sigma_X(v - c)`); points at the atom are exempt
-  (:math:`u(c) = 0`);
-* the discretisation's estimated quadrature error is charged the same way.
-
-Remaining assumption: the masses are those of :func:`amm_opt.discretisation.discretize` (exact cell
-integrals for uniform and polynomial densities up to round-off, whose estimated total
-``quadrature_error`` is included in the bound; an estimate, not a proof, for other densities).
+:class:`TransportCertificate` recomputes the bound from the stored points, masses and flows in
+float64 with explicit round-off bounds, charging any net-outflow residual and the
+discretisation's quadrature error at the largest possible utility
+:math:`\bar u = \max_V \sigma_X(v - c)`; no solver output is trusted. Proofs:
+``docs/math/transport.md``.
 """
 
 from __future__ import annotations

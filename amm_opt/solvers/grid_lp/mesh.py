@@ -1,33 +1,17 @@
-r"""Locally refined box meshes (2^n-trees) and the conservative placement of MATH §3 on them.
+r"""Locally refined box meshes (2^n-trees) and the conservative placement of the measure on them.
 
-A :class:`Mesh` is a set of axis-aligned cells tiling the value box: a base tensor grid (uniform
-or with given breakpoints) whose cells may be split, recursively, into :math:`2^n` equal
-children. Hanging vertices are allowed: the placement is done cell by cell, and for every convex
-:math:`u` and every cell :math:`Q`
+A :class:`Mesh` tiles the value box with axis-aligned cells: a base tensor grid whose cells may
+be split recursively into :math:`2^n` children (hanging vertices allowed). Cell by cell, for every
+convex :math:`u`,
 
 .. math::
 
     \int_Q u\,d\nu^+ \le \sum_{k \in \text{corners}(Q)} w_{Q,k}\, u(\text{corner}_k), \qquad
-    \int_Q u\,d\nu^- \ge \nu^-(Q)\, u(\bar y_Q),
+    \int_Q u\,d\nu^- \ge \nu^-(Q)\, u(\bar y_Q)
 
-exactly as :func:`amm_opt.discretisation.discretize` does on tensor grids (multilinear interpolation
-weights are a convex combination; Jensen for the barycentre). Summing over cells gives, for every
-feasible utility, :math:`\Pi(u) \le \sum_P m_P u(P)` over the mesh points (corners, barycentres
-and the belief :math:`c` with mass +1). The cell integrals factorise into the one-dimensional
-integrals of :func:`amm_opt.discretisation.axis_integrals` (Gauss–Legendre, cut at :math:`c_i` and the
-density's stationary points), computed once per refinement level and axis.
-
-We chose true local refinement over non-uniform tensor axes because the kinks of optimal menus
-run along oblique lines (R2's bundle and swap boundaries): a tensor refinement around them would
-refine whole rows and columns, a 2^n-tree only the cells the kink crosses.
-
-Coordinates are generated from integer "ticks" at a fixed finest level, so a vertex shared by
-cells of different levels has bit-identical coordinates and is merged exactly.
-
-The grid LP takes the unrefined base grid's points from :func:`amm_opt.discretisation.discretize`
-(:meth:`MeshPoints.from_measure`); :meth:`Mesh.points` is used once cells are split. On an
-unrefined grid both placements agree to round-off (``tests/test_grid_lp.py`` checks it on
-uniform, Beta, truncated-normal, one- to three-good problems).
+(interpolation weights are a convex combination; Jensen at the barycentre), so
+:math:`\Pi(u) \le \sum_P m_P u(P)` over the mesh points. Coordinates come from integer ticks at a
+fixed finest level, so vertices shared by cells of different levels are merged exactly.
 """
 
 from __future__ import annotations

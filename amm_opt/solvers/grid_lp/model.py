@@ -1,4 +1,4 @@
-r"""The grid LP of MATH §3 as matrices, its certified dual bound, and the separation of cuts.
+r"""The grid LP as matrices, its certified dual bound, and the separation of cuts.
 
 Variables at each point :math:`P_i` (mesh corners, barycentres, the belief): the utility
 :math:`u_i` and a gradient :math:`g_i \in X`. Column layout, point by point:
@@ -11,7 +11,7 @@ appended to a model (refinement) without renumbering. The LP is
     u_i - u_j + g_i\cdot(P_j - P_i) \le 0 \;\; ((i, j) \in \mathcal{E}),\qquad
     0 \le u_i \le \sigma_X(P_i - c),\; u_c = 0,\; l \le g_i \le h,
 
-a relaxation of the feasible utilities for **any** pair set :math:`\mathcal{E}` (MATH §3).
+a relaxation of the feasible utilities for **any** pair set :math:`\mathcal{E}`.
 Writing it as :math:`\max\, q^\top z` s.t. :math:`Az \le 0`, :math:`lo \le z \le hi`, weak duality
 with box constraints gives, for every :math:`y \ge 0`,
 
@@ -225,9 +225,7 @@ def delaunay_pairs(points: FloatArray) -> tuple[IntArray, IntArray] | None:
     On the grid LP's point sets (barycentres, boundary vertices, hanging vertices of refined
     meshes) this is a sparser and better start than k nearest neighbours: each point is joined
     to its natural neighbours in every direction, so fewer rows are needed for the first solve
-    (measured with a plane at every point: R2, a 3 371-point refined mesh, 19 776 rows instead
-    of 30 952 for k = 8, cold dual simplex 5.8 s instead of 11.1 s; a uniform 96 x 96 grid,
-    18.8 s instead of 50.7 s to the same bound).
+    (BENCHMARKS.md, grid LP: start pairs).
     Returns None where Qhull cannot triangulate (one good, too few or degenerate points).
     """
     from scipy.spatial import Delaunay, QhullError
@@ -257,7 +255,7 @@ def start_pairs(points: FloatArray, method: str, neighbours: int) -> tuple[IntAr
 
 
 def all_pairs(count: int, sources: IntArray | None = None) -> tuple[IntArray, IntArray]:
-    """Every ordered pair ``i != j`` (the full LP of MATH §3), ``i`` among ``sources`` (all
+    """Every ordered pair ``i != j`` (the full LP), ``i`` among ``sources`` (all
     points when None); memory is that of the returned pairs only."""
     src = np.arange(count, dtype=np.int64) if sources is None else \
         np.asarray(sources, dtype=np.int64)

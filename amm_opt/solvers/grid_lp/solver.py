@@ -1,51 +1,20 @@
-r"""GridLP: the certified grid LP of MATH §3 with cutting planes and adaptive refinement.
+r"""GridLP: a menu and a certified upper bound from an LP on a mesh of the value box.
 
-The signed measure :math:`\mu` of MATH §2 is placed conservatively on a mesh of the value box
-(:func:`amm_opt.discretisation.discretize` on the base tensor grid; :class:`~._lp_mesh.Mesh` cell by
-cell once cells are refined): positive mass on cell corners with interpolation weights, negative
-mass at barycentres, the atom at the belief :math:`c`. With a utility :math:`u_i` and a gradient
-:math:`g_i` at every point :math:`P_i`,
+The signed measure :math:`\mu` of the profit is placed conservatively on mesh points
+:math:`P_i` (positive mass on cell corners, negative mass at barycentres, the atom at :math:`c`);
+with a utility :math:`u_i` and a gradient :math:`g_i` at the points,
 
 .. math::
 
     \overline{\Pi} = \max_{u, g}\; \sum_i m_i u_i \quad \text{s.t.}\quad
     u_j \ge u_i + g_i \cdot (P_j - P_i)\;\; ((i, j) \in \mathcal{E}),\quad
-    g_i \in X,\quad 0 \le u_i \le \sigma_X(P_i - c),\quad u_c = 0 ,
+    g_i \in X,\quad 0 \le u_i \le \sigma_X(P_i - c),\quad u_c = 0
 
-is at least the optimal profit for **every** mesh and **every** pair set :math:`\mathcal{E}`
-(each feasible utility restricted to the points is feasible and scores at least its profit).
-The number reported as ``bounds.upper`` is not the LP's primal value but weak duality evaluated
-at the solver's row duals with every variable's box (:func:`~._lp_model.certified_bound`): valid
-whatever the solver's accuracy, with explicit floating-point allowances.
-
-**Planes at positive mass only.** Only the points of positive mass and the belief carry a
-gradient and pair rows *from* them (``planes="positive"``); the barycentres (negative mass,
-most of the points) keep only a value, held up by the planes of the others. The LP optimum is
-the same as with a plane at every point (proof in :mod:`~._lp_model`); the LP is a fraction of
-the size (uniform values: planes on the boundary only).
-
-**Cutting planes.** Pair rows start from the plane points' edges of the Delaunay triangulation
-(or k nearest neighbours), each point's nearest plane points and, from the second stage on, the
-plane that was highest at each point in the previous stage's solution (usually all the rows the
-stage needs). After each solve, :func:`~._lp_model.find_cuts` finds the most violated pairs over
-*all* ordered pairs by evaluating the upper envelope of the solution's tangent planes in chunks
-(never an all-pairs loop); they are appended and the dual simplex restarts from the previous
-basis.
-
-**Adaptive refinement.** Cells where the solution bends (:func:`~._lp_mesh.kink_indicator`) are
-split into :math:`2^n` children (Dörfler marking); cells where :math:`u` is affine stay coarse,
-since interpolation and Jensen are exact there. Refinement stops at ``target_gap``,
-``time_limit``, ``max_refinements`` or ``max_points``.
-
-**Menu.** The LP solution is a menu :math:`(g_i,\; p_i = P_i\cdot g_i - u_i)`, evaluated exactly
-(the lower bound), then polished (:func:`amm_opt.polishing.polish`).
-
-References
-----------
-Curry, Fan, Parkes, "Optimal Automated Market Makers: Differentiable Economics and Strong
-Duality", arXiv 2402.09129; Huangfu, Hall, "Parallelizing the dual revised simplex method",
-Math. Prog. Comp. 2018 (HiGHS); Dörfler, "A convergent adaptive algorithm for Poisson's
-equation", SINUM 1996 (marking).
+is at least the optimal profit for every mesh and every pair set :math:`\mathcal{E}`. The bound
+reported is weak duality at the solver's duals (:mod:`.model`), valid whatever the solver's
+accuracy. Pairs are added as cutting planes (:mod:`.stages`), cells where the solution bends are
+refined, and the LP's tangent planes are the menu (:mod:`.menus`), evaluated exactly and polished.
+The derivation is in ``docs/math/grid_lp.md``.
 """
 
 from __future__ import annotations
@@ -83,7 +52,7 @@ _FALLBACK_GRID = 4
 
 @dataclass(frozen=True)
 class GridLP(Solver):
-    r"""Certified upper bound and a menu from the grid LP (MATH §3).
+    r"""Certified upper bound and a menu from the grid LP.
 
     .. math::
 

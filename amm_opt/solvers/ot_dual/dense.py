@@ -7,7 +7,7 @@ r"""Dense optimal transport from the positive to the negative point masses (``ot
 
 over the points of :meth:`amm_opt.discretisation.GridMeasure.point_masses`. The cost matrix has
 (sources × sinks) entries, so memory grows like the square of the grid size; the grid flow
-(:mod:`._ot_flow`) solves the same problem in O(grid) memory.
+(:mod:`.flow`) solves the same problem in O(grid) memory.
 """
 
 from __future__ import annotations

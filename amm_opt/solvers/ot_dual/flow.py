@@ -1,37 +1,18 @@
 r"""The transport problem as a min-cost flow on the grid graph (O(grid) memory).
 
-Nodes are all grid vertices (supply :math:`\nu^+`, possibly 0), the barycentres with
-:math:`\nu^- > 0` (demand) and the atom at :math:`c` (supply 1). Arcs, each with the ground cost
-:math:`d` of its two end points (:func:`amm_opt.certificates.transport.pair_costs`):
-
-* between neighbouring vertices, both directions. For ``kind="transport"`` a step
-  :math:`+\delta e_i` costs :math:`-l_i \delta` and :math:`-\delta e_i` costs :math:`h_i \delta`;
-* from each corner of a cell to its barycentre;
-* from the atom to every barycentre (free, except for ``"w1"``);
-* for ``kind="radial"``, when :math:`c` is a grid vertex of a uniform grid, from each vertex to
-  the next lattice point on its ray away from :math:`c` (free radial moves).
+Nodes are the grid vertices (supply :math:`\nu^+`), the barycentres (demand :math:`\nu^-`) and
+the atom at :math:`c`; arcs join neighbouring vertices (both directions), cell corners to their
+barycentre, and the atom to every barycentre, each with the ground cost of its ends:
 
 .. math::
 
     \min_{f \ge 0} \sum_e f_e d_e \quad\text{s.t.}\quad
     \sum_{e \text{ out of } p} f_e - \sum_{e \text{ into } p} f_e = m_p \quad \forall p.
 
-Every arc cost is a valid bound on :math:`u(\text{tail}) - u(\text{head})`, so any feasible
-flow's cost bounds the optimum (telescoping along its paths). For ``"transport"`` the
-graph distance from a vertex to a barycentre equals :math:`\sigma_X` exactly: a monotone
-lattice path costs :math:`\sum_i \sigma_i(\Delta_i) = \sigma_X(\Delta)` (separable, positively
-homogeneous), every vertex lies outside the open slab of each cell coordinate, so a corner of
-the barycentre's cell lies coordinate-wise between the vertex and the barycentre, and
-:math:`\sigma_X` is subadditive (no path is shorter). Hence the flow optimum equals the dense
-transport optimum. For ``"radial"`` the radial cost does not satisfy a triangle inequality, so
-the flow bound differs from the dense radial bound (either may be smaller; both are valid).
-
-Solvers: POT's network simplex on sparse graphs (``ot.emd`` with a ``scipy.sparse`` cost; the
-transshipment problem becomes a transportation problem by giving every vertex a buffer
-:math:`T = \sum_p \max(m_p, 0)` on both sides with a free "stay" arc — an optimal flow without
-cycles passes at most :math:`T` through any vertex), or HiGHS on the node–arc LP
-(``scipy.optimize.linprog``). Network simplex was 9–14× faster in our measurements
-(BENCHMARKS.md), hence the default.
+Any feasible flow's cost bounds the optimum (telescoping along its paths); for the transport
+cost the graph distance equals :math:`\sigma_X`, so the flow optimum is the dense transport
+optimum (``docs/math/transport.md``). Solved by POT's network simplex on a sparse cost (as a
+transportation problem with a buffer at every vertex) or by HiGHS on the node-arc LP.
 """
 
 from __future__ import annotations

@@ -1,30 +1,18 @@
-r"""OTDual: certified upper bounds from the transport dual (MATH §4), with POT.
+r"""OTDual: certified upper bounds from the transport dual, with POT.
 
-The optimal market maker is dual to a transport problem (Curry, Fan, Parkes, Thm 3.2). After
-the conservative grid placement of MATH §3 (:func:`amm_opt.discretisation.discretize`), every feasible
-utility :math:`u` (convex, :math:`\nabla u \in X`, :math:`u \ge 0`, :math:`u(c) = 0`) satisfies
+After the conservative placement of the profit measure on a grid
+(:func:`amm_opt.discretisation.discretize`), every feasible utility :math:`u` satisfies
 
 .. math::
 
-    \Pi(u) = \int u\,d\mu \;\le\; \sum_v w_v u(v) - \sum_{cells} m_{cell}\, u(\bar y_{cell})
-    + u(c)
-    \;\le\; \min_{\pi \in \Gamma(\nu^+ + \delta_c,\; \nu^-)} \sum_{x, y} \pi_{xy}\, d(x, y),
+    \Pi(u) \;\le\; \sum_p m_p u(p) \;\le\;
+    \min_{\pi \in \Gamma(\nu^+ + \delta_c,\; \nu^-)} \sum_{x, y} \pi_{xy}\, d(x, y),
 
-the first inequality by convexity (vertex interpolation) and Jensen (barycentres), the second
-because :math:`u(x) - u(y) \le d(x, y)` for every arc of the plan: :math:`d = \sigma_X(x - y)`
-(``"transport"``, Lipschitz in the gauge of :math:`X`), zero from the atom
-(:math:`u(c) - u(y) = -u(y) \le 0`), and the radial cost
-:math:`\min_{t \ge 1} \sigma_X(c + t(x - c) - y)` (``"radial"``; :math:`u` extended by its menu
-is nondecreasing along rays from its minimiser :math:`c`). So **any** feasible plan's cost is an
-upper bound on the optimal profit; the one reported is the cost of the plan found, recomputed in
-float64 from the plan by :class:`amm_opt.certificates.transport.TransportCertificate` with explicit round-off
-bounds, plus :math:`\bar u = \max_V \sigma_X(v - c)` times the plan's marginal residual. A solver
-that stops early (iteration limit) gives no bound. Coordinate-wise "moves away from
-:math:`c`" are not used: they are not free for every :math:`u` when :math:`n \ge 2` (MATH §4).
-
-Remaining assumption: the discretised masses are exact (true for uniform and polynomial
-densities up to round-off; otherwise their estimated quadrature error is added to the bound,
-times :math:`\bar u`).
+because :math:`u(x) - u(y) \le d(x, y)` on every arc of a plan (:math:`d = \sigma_X(x - y)`, free
+from the atom at :math:`c`, or the radial cost). Any feasible plan's cost is therefore a bound;
+the one reported is recomputed from the plan by
+:class:`~amm_opt.certificates.transport.TransportCertificate`. Which moves are free, and why, is
+in ``docs/math/transport.md``.
 
 References
 ----------

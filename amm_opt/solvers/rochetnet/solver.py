@@ -1,4 +1,4 @@
-r"""RochetNet: learn a menu by gradient ascent on a softmax-relaxed choice (MATH §5).
+r"""RochetNet: learn a menu by gradient ascent on a softmax-relaxed choice.
 
 The menu has ``menu_size`` trainable items plus the fixed no-trade item. Allocations are
 squashed into the box, :math:`x_k = l + (h-l)\odot\operatorname{sigmoid}(\theta_k)`, and a type's
@@ -94,10 +94,9 @@ class RochetNet(Solver):
         Batch-by-item entries processed at once (``chunk_size // menu_size`` rows per block);
         the work memory is about ``2 * chunk_size`` numbers whatever ``batch_size`` is.
     torch_compile : bool
-        Fuse the per-block computation with :func:`torch.compile`. On the 2-core development
-        CPU it ran at 0.6–1.2× the eager kernel, after up to 15 s of compilation
-        (BENCHMARKS.md), so it is off by default; fusing may pay where kernel launches
-        dominate (GPUs, not measured here).
+        Fuse the per-block computation with :func:`torch.compile`. Off by default: on CPUs
+        it did not beat the eager kernel after its compilation time (BENCHMARKS.md); fusing
+        may pay where kernel launches dominate.
     eval_every : int
         Steps between validations: the argmax profit of the current menu on ``validation_size``
         fixed points (scrambled Sobol points of the law, or the sample). The best validated
@@ -141,10 +140,9 @@ class RochetNet(Solver):
         (otherwise skipped, with the reason in ``stats['polish']``).
     threads : int or None
         CPU threads torch may use while training (set for the run, restored afterwards; None
-        leaves torch's global setting). One by default: with two threads on the 2-core
-        development machine, while other processes kept it busy (load ≈ 2), a Beta(2,2) run
-        took 149 s against 2.7 s with one (OpenMP threads spin-waiting for a core); the
-        batches here are too small for a second thread to gain much on an idle machine.
+        leaves torch's global setting). One by default: on a busy machine OpenMP threads
+        spin-wait for a core and a second thread made runs far slower (BENCHMARKS.md), while
+        the batches are too small for it to gain much on an idle one.
 
     Examples
     --------
