@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from amm_opt import Menu, Problem, evaluate
-from amm_opt.errors import OptionError
+from amm_opt.options import Choice, Integer, Real, Rule
 from amm_opt.result import Result, Status
 from amm_opt.solvers.base import Solver, menu_result
 
@@ -79,22 +79,13 @@ class BundlePrice(Solver):
     description: ClassVar[str] = "toy: the grand bundle and its mirror at a searched bid and ask"
     provides_menu: ClassVar[bool] = True
     provides_upper: ClassVar[bool] = False
-
-    def __post_init__(self) -> None:
-        for field_name, low in (("grid_points", 3), ("rounds", 1)):
-            value = getattr(self, field_name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or \
-                    value < low:
-                raise OptionError("must be an integer", field=field_name, value=value,
-                                  allowed=f"an integer >= {low}")
-        tol = self.tolerance
-        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or \
-                not math.isfinite(tol) or not 0 < tol < 1:
-            raise OptionError("must be a number in (0, 1)", field="tolerance", value=tol,
-                              allowed="e.g. 1e-9")
-        if self.evaluate_method not in _EVALUATION_METHODS:
-            raise OptionError("is not an evaluation method", field="evaluate_method",
-                              value=self.evaluate_method, allowed=", ".join(_EVALUATION_METHODS))
+    # Checked by the base class when the solver is made (unknown names are rejected there too).
+    option_rules: ClassVar[dict[str, Rule]] = {
+        "grid_points": Integer(low=3, example="33"),
+        "tolerance": Real(0.0, 1.0, open_low=True, open_high=True, example="1e-9"),
+        "rounds": Integer(low=1, example="2"),
+        "evaluate_method": Choice(_EVALUATION_METHODS),
+    }
 
     # The base class's ``solve`` checks the problem, times this and fills in the message.
     def compute(self, problem: Problem) -> Result:

@@ -1,9 +1,10 @@
 """Where the transport dual moves mass: the picture behind a certified upper bound (R2, λ = 0).
 
 The optimal profit equals the cheapest way to move the positive part of the signed measure μ
-onto its negative part (docs/math/transport.md); any plan's cost bounds the profit from above. This script
-solves the transport problem on a coarse grid with dense POT (so every arc goes straight from a
-source to a sink, as in the paper's Figs. 3 and 11), prints the bound against the closed-form
+onto its negative part (docs/math/transport.md); any plan's cost bounds the profit from
+above. This script solves the transport problem on a coarse grid with dense POT (so every arc
+goes straight from a source to a sink, as in the paper's Figs. 3 and 11), prints the bound
+against the closed-form
 optimum, and draws the plan; then shows how the bound tightens as the grid refines.
 
 Run:  python examples/transport_plan.py --out out/transport      (a few seconds)

@@ -21,6 +21,7 @@ from amm_opt.result import Status
 from amm_opt.solvers.grid_lp import GridLP, GridLPProgress
 from amm_opt.solvers.grid_lp import interfaces as backends
 from amm_opt.solvers.grid_lp.interfaces import LPSolution, make_interface
+from amm_opt.solvers.grid_lp.menus import lp_menu
 from amm_opt.solvers.grid_lp.mesh import Mesh, MeshPoints, dorfler_mark
 from amm_opt.solvers.grid_lp.model import (
     LPData,
@@ -31,7 +32,6 @@ from amm_opt.solvers.grid_lp.model import (
     initial_pairs,
     start_pairs,
 )
-from amm_opt.solvers.grid_lp.menus import lp_menu
 from amm_opt.solvers.grid_lp.stages import lp_round
 
 HAVE_HIGHSPY = importlib.util.find_spec("highspy") is not None

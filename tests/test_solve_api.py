@@ -58,7 +58,7 @@ def test_solver_instance_and_options():
         solve(problem, backend=Separate(), grid_points=9)
     with pytest.raises(OptionError, match="grid_points"):
         solve(problem, backend="separate", gridpoints=9)
-    with pytest.raises(TypeError):  # OptionError is a TypeError (unknown options, as Python reports them)
+    with pytest.raises(TypeError):  # OptionError is a TypeError, like Python's own
         solve(problem, backend="separate", nonsense=1)
 
 

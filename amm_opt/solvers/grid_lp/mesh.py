@@ -111,7 +111,7 @@ class Mesh:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_grid(cls, problem: Problem, grid: Any) -> Mesh:
-        """The base tensor grid (see :func:`amm_opt.discretisation.grid_axes`) with no refinement."""
+        """The base tensor grid (:func:`amm_opt.discretisation.grid_axes`), unrefined."""
         axes = grid_axes(problem, grid)
         shape = tuple(len(a) - 1 for a in axes)
         idx = np.indices(shape).reshape(len(shape), -1).T.astype(np.int64)

@@ -64,8 +64,8 @@ class GridLP(Solver):
     ----------
     grid : int, sequence of int, sequence of arrays, or None
         Base grid: cells per axis, per good, or breakpoints per good (see
-        :func:`amm_opt.discretisation.discretize`). None: 64 cells for one good, 32 per axis for two,
-        10 for three, 4 beyond.
+        :func:`amm_opt.discretisation.discretize`). None: 64 cells for one good, 32 per axis
+        for two, 10 for three, 4 beyond.
     pairs : {"cuts", "all"}
         ``"cuts"``: start pairs (below) plus violated pairs found over all pairs (cutting
         planes). ``"all"``: every ordered pair from the start (the full LP; memory grows like

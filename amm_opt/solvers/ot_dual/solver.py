@@ -74,7 +74,8 @@ class OTDual(Solver):
     ----------
     grid : int, sequence of int, or sequence of arrays
         Cells per axis (or per good), or breakpoints per good (see
-        :func:`amm_opt.discretisation.discretize`). The bound converges like O(h) as the grid refines.
+        :func:`amm_opt.discretisation.discretize`). The bound converges like O(h) as the grid
+        refines.
     costs : str or sequence of str
         Ground costs to compute, from ``"transport"``, ``"radial"`` and ``"w1"`` (plain W1
         without the free atom: a loose sanity number). ``bounds.upper`` is the smallest
