@@ -13,6 +13,8 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ..errors import BackendUnavailableError, OptionError, UnsupportedProblemError
 from ..evaluate import Evaluation, evaluate
 from ..menu import Menu
@@ -122,6 +124,8 @@ class Solver(ABC):
         self.check_problem(problem)
         start = time.perf_counter()
         result = self.compute(problem)
+        if result.menu is not None and result.profit is not None and result.profit < 0:
+            result = _no_trade_instead(problem, result)
         seconds = time.perf_counter() - start
         return dataclasses.replace(result, solve_seconds=seconds,
                                    message=result.message or result.status.message)
@@ -129,6 +133,24 @@ class Solver(ABC):
     @abstractmethod
     def compute(self, problem: Problem) -> Result:
         """The engine itself (``problem`` already checked); callers use :meth:`solve`."""
+
+
+def _no_trade_instead(problem: Problem, result: Result) -> Result:
+    """A menu that earns less than no trade is never the answer: offering nothing earns exactly
+    0, a better (and exact) lower bound. The engine's menu is described in ``stats``."""
+    no_trade = Menu(np.zeros((0, problem.goods)), np.zeros(0))
+    ev = evaluate(problem, no_trade)
+    rejected = {"profit": result.profit, "stderr": result.bounds.lower_stderr,
+                "items": result.menu.size if result.menu is not None else 0,
+                "status": result.status.value}
+    status = Status.INACCURATE if result.status is Status.OPTIMAL else result.status
+    message = (f"the engine's menu earned {result.profit:.6g} < 0, worse than no trade; the "
+               f"no-trade menu is returned instead ({result.message or result.status.message})")
+    bounds = dataclasses.replace(result.bounds, lower=float(ev.profit), lower_method=ev.method,
+                                 lower_stderr=ev.stderr)
+    return dataclasses.replace(result, menu=no_trade, profit=float(ev.profit), bounds=bounds,
+                               status=status, message=message, evaluation=ev,
+                               stats={**result.stats, "rejected_menu": rejected})
 
 
 def progress_bar(show: bool | None, **bar: Any) -> Any:

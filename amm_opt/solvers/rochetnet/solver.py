@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from scipy.special import expit
 
 from ...errors import OptionError
-from ...evaluate import evaluate
+from ...evaluate import Evaluation, evaluate
 from ...menu import Menu
 from ...options import Choice, Flag, Function, Integer, Real, Rule
 from ...polishing import polish, polish_refusal, snap_allocations
@@ -251,28 +251,7 @@ class RochetNet(Solver):
             torch.set_num_threads(threads_before)
 
         start = time.perf_counter()
-        low, high = problem.allocation_low, problem.allocation_high
-        trained = Menu(low + (high - low) * expit(out.theta), out.price)
-        eval_options = {"method": self.evaluate_method}
-        ev = ev_trained = evaluate(problem, trained, **eval_options)
-        menu, snapped = trained, False
-        if self.snap > 0:
-            candidate = Menu(snap_allocations(np.asarray(trained.allocations), low, high,
-                                              self.snap), trained.prices)
-            ev_snap = evaluate(problem, candidate, **eval_options)
-            if ev_snap.profit >= ev.profit:
-                menu, ev, snapped = candidate, ev_snap, True
-        menu = menu.subset(ev.item_probability > 0)
-        polish_stats: dict[str, Any] | str = "off"
-        final_evaluation = None
-        if self.polish:
-            refusal = polish_refusal(problem, self.evaluate_method)
-            if refusal is None:
-                polished = polish(problem, menu, evaluate_method=self.evaluate_method)
-                polish_stats = polished.summary()
-                menu, final_evaluation = polished.menu, polished.evaluation
-            else:
-                polish_stats = f"skipped: {refusal}"
+        menu, final_evaluation, menu_stats = self._learned_menu(problem, out)
         stats: dict[str, Any] = {
             "settings": self.settings(),
             "seeds": seeds,
@@ -289,15 +268,43 @@ class RochetNet(Solver):
             "validation_history": out.history,
             "resumed_from_step": out.resumed_from,
             "last_checkpoint": out.last_checkpoint,
-            "trained_profit": float(ev_trained.profit),
-            "snapped": snapped,
+            **menu_stats,
             "items_trained": self.menu_size,
             "items_kept": menu.size,
             "prune_seconds": time.perf_counter() - start,
-            "polish": polish_stats,
         }
         status = Status.TIME_LIMIT if out.stop_reason == "time_limit" else Status.OPTIMAL
         return menu_result(problem, menu, self.name, status, stats,
                            message=f"training stopped: {out.stop_reason} after "
                                    f"{out.steps_run} steps (best validation at {out.best_step})",
-                           evaluate_options=eval_options, evaluation=final_evaluation)
+                           evaluate_options={"method": self.evaluate_method},
+                           evaluation=final_evaluation)
+
+    def _learned_menu(self, problem: Problem, out: Any
+                      ) -> tuple[Menu, Evaluation | None, dict[str, Any]]:
+        """The trained menu, snapped onto the box's faces when that is not worse, without the
+        items nobody chooses, then polished if asked: ``(menu, its evaluation if already
+        made, stats)``."""
+        low, high = problem.allocation_low, problem.allocation_high
+        trained = Menu(low + (high - low) * expit(out.theta), out.price)
+        ev = ev_trained = evaluate(problem, trained, method=self.evaluate_method)
+        menu, snapped = trained, False
+        if self.snap > 0:
+            candidate = Menu(snap_allocations(np.asarray(trained.allocations), low, high,
+                                              self.snap), trained.prices)
+            ev_snap = evaluate(problem, candidate, method=self.evaluate_method)
+            if ev_snap.profit >= ev.profit:
+                menu, ev, snapped = candidate, ev_snap, True
+        menu = menu.subset(ev.item_probability > 0)
+        polish_stats: dict[str, Any] | str = "off"
+        final_evaluation = None
+        if self.polish:
+            refusal = polish_refusal(problem, self.evaluate_method)
+            if refusal is None:
+                polished = polish(problem, menu, evaluate_method=self.evaluate_method)
+                polish_stats = polished.summary()
+                menu, final_evaluation = polished.menu, polished.evaluation
+            else:
+                polish_stats = f"skipped: {refusal}"
+        return menu, final_evaluation, {"trained_profit": float(ev_trained.profit),
+                                        "snapped": snapped, "polish": polish_stats}
