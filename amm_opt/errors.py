@@ -18,7 +18,9 @@ __all__ = [
     "InaccurateSolutionWarning",
     "MenuError",
     "OptionError",
+    "OutputPathError",
     "ProblemError",
+    "ResourceLimitError",
     "SolverFailedError",
     "UnknownBackendError",
     "UnsupportedProblemError",
@@ -106,9 +108,19 @@ class FileFormatError(AmmOptError, ValueError):
     """A JSON/TOML/npz file is malformed or of an unsupported schema version."""
 
 
+class OutputPathError(AmmOptError, OSError):
+    """An output file cannot be written where asked (missing or read-only folder, a path that is
+    a folder or lies under a file, a name too long) or its write failed (a full disk)."""
+
+
 class AmmOptWarning(UserWarning):
     """Base class of amm_opt warnings."""
 
 
 class InaccurateSolutionWarning(AmmOptWarning):
     """A solver returned a solution it reports as inaccurate; bounds are still valid."""
+
+
+class ResourceLimitError(AmmOptError, MemoryError):
+    """A request would need more memory (or more points, items, rows) than the stated limit;
+    the message gives the estimate, the limit and how to lower the request or raise the limit."""

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import OptionError
 
 __all__ = ["Choice", "Flag", "Function", "Grid", "Integer", "Real", "Rule", "check_options",
-           "check_value", "grid_setting", "is_integer", "is_real"]
+           "check_value", "grid_cells", "grid_points", "grid_setting", "is_integer", "is_real"]
 
 
 def is_integer(value: Any) -> bool:
@@ -158,6 +158,22 @@ def check_options(obj: Any, rules: Mapping[str, Rule], where: str = "") -> None:
     """Check every attribute of ``obj`` named in ``rules`` against its rule."""
     for name, rule in rules.items():
         check_value(name, getattr(obj, name), rule, where)
+
+
+def grid_cells(grid: Any, goods: int) -> tuple[int, ...]:
+    """Cells per axis of a grid description, without building it (for size checks)."""
+    if is_integer(grid):
+        return (int(grid),) * goods
+    try:
+        return tuple(int(g) if is_integer(g) else max(len(g) - 1, 0) for g in grid)
+    except TypeError:
+        raise OptionError("is not a grid description", field="grid", value=grid,
+                          allowed=Grid(optional=False).problem(grid) or "") from None
+
+
+def grid_points(cells: Sequence[int]) -> tuple[int, int]:
+    """``(vertices, cells)`` of a tensor grid with ``cells`` per axis (exact integers)."""
+    return math.prod(c + 1 for c in cells), math.prod(cells)
 
 
 def grid_setting(grid: Any) -> Any:

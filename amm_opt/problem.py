@@ -22,6 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from .distributions import Distribution, Product, Samples, Uniform, distribution_from_dict
 from .errors import ProblemError
+from .limits import MAX_GOODS
 
 __all__ = ["Problem"]
 
@@ -114,9 +115,10 @@ class Problem:
 
     def __post_init__(self) -> None:
         goods = self.goods
-        if isinstance(goods, bool) or not isinstance(goods, (int, np.integer)) or goods < 1:
+        if isinstance(goods, bool) or not isinstance(goods, (int, np.integer)) or \
+                not 1 <= goods <= MAX_GOODS:
             raise ProblemError("must be a positive integer", field="goods", value=goods,
-                               allowed="1, 2, 3, ...")
+                               allowed=f"1, 2, 3, ... up to {MAX_GOODS}")
         object.__setattr__(self, "goods", int(goods))
         if not isinstance(self.values, Distribution):
             raise ProblemError("must be a distribution object", field="values",

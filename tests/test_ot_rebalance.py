@@ -45,9 +45,9 @@ def test_infeasible_answer_is_retried_with_exact_marginals(monkeypatch) -> None:
     real = _ot_common._emd
     calls: list[float] = []
 
-    def rejecting_first(a, b, cost, num_iter_max):
+    def rejecting_first(a, b, cost, num_iter_max, deadline):
         calls.append(float(np.sum(a) - np.sum(b)))
-        plan, log, messages = real(a, b, cost, num_iter_max)
+        plan, log, messages = real(a, b, cost, num_iter_max, deadline)
         if len(calls) == 1:  # what POT answered on the 40^3 grid
             log = {**log, "result_code": _ot_common._POT_INFEASIBLE}
         return plan, log, messages

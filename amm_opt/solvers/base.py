@@ -22,7 +22,7 @@ from ..options import Grid, Rule, check_options, grid_setting
 from ..problem import Problem
 from ..result import Bounds, Result, Status
 
-__all__ = ["Solver", "menu_result", "progress_bar"]
+__all__ = ["Solver", "finishing_seconds", "menu_result", "progress_bar"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +133,20 @@ class Solver(ABC):
     @abstractmethod
     def compute(self, problem: Problem) -> Result:
         """The engine itself (``problem`` already checked); callers use :meth:`solve`."""
+
+
+def finishing_seconds(time_limit: float | None, remaining: float) -> float | None:
+    """Seconds a run with ``time_limit`` may still spend on finishing work (polishing) when
+    ``remaining`` seconds of it are left (None: no limit).
+
+    A time limit is kept to within ``max(10%, 2 s)``: finishing work gets what is left, but at
+    least ``min(10%, max(5%, 1 s))`` of the limit (it may run after the main work used
+    everything), which leaves the other half of the allowance for the final evaluation.
+    """
+    if time_limit is None:
+        return None
+    t = float(time_limit)
+    return max(remaining, min(0.1 * t, max(0.05 * t, 1.0)))
 
 
 def _no_trade_instead(problem: Problem, result: Result) -> Result:

@@ -29,12 +29,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ...discretisation import discretize
-from ...errors import BackendUnavailableError, OptionError
-from ...options import Choice, Flag, Function, Grid, Integer, Real, Rule
+from ...errors import BackendUnavailableError, OptionError, ResourceLimitError
+from ...limits import require_memory
+from ...options import Choice, Flag, Function, Grid, Integer, Real, Rule, grid_cells, grid_points
 from ...polishing import polish, polish_refusal
 from ...problem import Problem
 from ...result import Bounds, Result, Status
-from ..base import Solver, progress_bar
+from ..base import Solver, finishing_seconds, progress_bar
 from .interfaces import CVXPY_SOLVERS, INTERFACES, interface_availability, resolve_interface
 from .menus import envelope
 from .mesh import Mesh, MeshPoints, dorfler_mark, kink_indicator
@@ -104,7 +105,8 @@ class GridLP(Solver):
         Dörfler fraction: each stage refines the fewest cells carrying this share of the kink
         indicator.
     max_points : int
-        No refinement beyond this many LP points.
+        Largest number of LP points: a base grid with more is refused before anything is
+        built (:class:`~amm_opt.errors.ResourceLimitError`), and no refinement goes beyond it.
     max_all_pairs : int
         Largest number of pair rows ``pairs="all"`` builds (memory guard).
     lp_solver : {"HIGHS", "CLARABEL", "SCS", "MOSEK"}
@@ -215,6 +217,29 @@ class GridLP(Solver):
         return _DEFAULT_GRID.get(problem.goods, _FALLBACK_GRID)
 
     # ------------------------------------------------------------------ solving
+    def check_problem(self, problem: Problem) -> None:
+        super().check_problem(problem)
+        self._check_size(problem)
+
+    def _check_size(self, problem: Problem) -> None:
+        """Refuse a base grid beyond ``max_points`` or the memory limit before building it."""
+        cells = grid_cells(self._grid(problem), problem.goods)
+        vertices, count = grid_points(cells)
+        points = vertices + count + 1            # corners, barycentres, the belief
+        shape = "x".join(str(c) for c in cells) if len(cells) <= 4 else \
+            f"{cells[0]}^{len(cells)}"
+        if points > self.max_points:
+            raise ResourceLimitError(
+                f"the {shape} grid has {points:.4g} LP points, above max_points = "
+                f"{self.max_points}", field="grid", value=self.grid,
+                allowed=f"a coarser grid (fewer goods), or max_points >= {points}")
+        # Columns u, g per point and bounds, start rows of about (neighbours + 4) per point with
+        # n + 2 nonzeros each, and the solver's copies: a generous constant per number.
+        n = problem.goods
+        numbers = points * ((n + 1) * 6 + (self.neighbours + 4) * (n + 2) * 3)
+        require_memory(8.0 * numbers * 4, f"the grid LP on {points:.4g} points", "grid",
+                       "a coarser grid")
+
     def compute(self, problem: Problem) -> Result:
         interface = self._interface()
         start = time.perf_counter()
@@ -297,11 +322,7 @@ class GridLP(Solver):
                 best.lower_source.startswith(done) or best.lower_source.startswith("polished"):
             return
         t0 = time.perf_counter()
-        limit = None
-        if self.time_limit is not None:
-            # What is left of the budget, but at least a tenth of it (polishing may run after
-            # the LPs have used everything).
-            limit = max(run.deadline - time.perf_counter(), 0.1 * float(self.time_limit))
+        limit = finishing_seconds(self.time_limit, run.deadline - time.perf_counter())
         options: dict[str, Any] = {"optimize_allocations": False, "prune_rtol": 0.0,
                                    "max_evaluations": 2000} if quick else {}
         out = polish(problem, best.menu, evaluate_method=self.evaluate_method,

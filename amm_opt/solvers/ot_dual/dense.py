@@ -12,6 +12,7 @@ over the points of :meth:`amm_opt.discretisation.GridMeasure.point_masses`. The 
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -21,7 +22,7 @@ from ...certificates.transport import pair_costs
 from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status
-from .pot import PlanOutcome, elapsed, make_certificate, run_pot_emd
+from .pot import PlanOutcome, balance_through_atom, elapsed, make_certificate, run_pot_emd
 
 __all__ = ["dense_cost_matrix", "dense_size", "solve_dense"]
 
@@ -32,13 +33,8 @@ _CHUNK_ENTRIES = 1 << 22      # cost entries evaluated at once (radial needs (n 
 
 def _sources_and_sinks(gm: GridMeasure):
     points, masses, kind = gm.point_masses()
-    pos = masses > 0
-    # Balance through the atom: its residual is free in the certificate (u(c) = 0), so POT's
-    # marginals can be made exactly consistent without touching the other masses.
-    balanced = masses.copy()
-    atom = np.flatnonzero(kind == _KIND_ATOM)
-    balanced[atom] = 0.0
-    balanced[atom] = -balanced.sum()
+    balanced = balance_through_atom(masses, kind == _KIND_ATOM)
+    pos = balanced > 0
     return points, masses, kind, pos, balanced
 
 
@@ -62,8 +58,8 @@ def dense_cost_matrix(problem: Problem, kind: str, sources: FloatArray, sinks: F
     return out
 
 
-def solve_dense(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int
-                ) -> PlanOutcome:
+def solve_dense(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int,
+                deadline: float = math.inf) -> PlanOutcome:
     """Exact transport plan with POT's dense network simplex; certificate of structure plan."""
     start = time.perf_counter()
     points, masses, pkind, pos, balanced = _sources_and_sinks(gm)
@@ -71,7 +67,7 @@ def solve_dense(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int
     cost = dense_cost_matrix(problem, kind, src_pts, dst_pts, pkind[pos] == _KIND_ATOM)
     cost_seconds = elapsed(start)
     plan, solver_cost, status, message, caught, shift = run_pot_emd(
-        balanced[pos], -balanced[~pos], cost, num_iter_max)
+        balanced[pos], -balanced[~pos], cost, num_iter_max, deadline)
     info = {"sources": int(pos.sum()), "sinks": int((~pos).sum()),
             "cost_matrix_seconds": cost_seconds, "solver_warnings": caught,
             "rebalance_shift": shift}

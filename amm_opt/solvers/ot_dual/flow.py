@@ -29,7 +29,7 @@ from ...certificates.transport import pair_costs
 from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status, status_from_table
-from .pot import PlanOutcome, elapsed, make_certificate, run_pot_emd
+from .pot import PlanOutcome, balance_through_atom, elapsed, make_certificate, run_pot_emd
 
 __all__ = ["FLOW_SOLVERS", "GridGraph", "build_grid_graph", "solve_flow"]
 
@@ -109,11 +109,9 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
     points = np.vstack([gm.vertices(), gm.cell_barycenter.reshape(-1, n)[keep],
                         gm.belief[None, :]])
     masses = np.concatenate([gm.vertex_mass.ravel(), -cell_mass[keep], [gm.atom_mass]])
-    balanced = masses.copy()
-    balanced[atom] = 0.0
-    balanced[atom] = -balanced.sum()
     point_kind = np.concatenate([np.zeros(nv, np.int8), np.ones(nb, np.int8),
                                  np.array([2], np.int8)])
+    balanced = balance_through_atom(masses, point_kind == 2)
     vid = np.arange(nv, dtype=np.int64).reshape(shape)
     src: list[IntArray] = []
     dst: list[IntArray] = []
@@ -143,7 +141,7 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
     return GridGraph(points, masses, balanced, point_kind, source, target, cost, nv, nb, rays)
 
 
-def _network_simplex(graph: GridGraph, num_iter_max: int
+def _network_simplex(graph: GridGraph, num_iter_max: int, deadline: float
                      ) -> tuple[FloatArray | None, float, Status, str, list[str], float]:
     """Transshipment -> transportation with vertex buffers, solved by POT's sparse emd."""
     from scipy import sparse
@@ -162,7 +160,8 @@ def _network_simplex(graph: GridGraph, num_iter_max: int
     data = np.concatenate([graph.cost, np.zeros(nv)])
     # coo_array keeps explicit zeros (free arcs must stay arcs).
     matrix = sparse.coo_array((data, (rows, cols)), shape=(nv + 1, nv + nb))
-    plan, value, status, message, caught, shift = run_pot_emd(a, b, matrix, num_iter_max)
+    plan, value, status, message, caught, shift = run_pot_emd(a, b, matrix, num_iter_max,
+                                                              deadline)
     if status is not Status.OPTIMAL:
         return None, value, status, message, caught, shift
     coo = sparse.coo_array(plan)
@@ -178,7 +177,8 @@ def _network_simplex(graph: GridGraph, num_iter_max: int
     return flow, value, status, message, caught, shift
 
 
-def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, list[str], float]:
+def _highs(graph: GridGraph, deadline: float
+           ) -> tuple[FloatArray | None, float, Status, str, list[str], float]:
     from scipy import optimize, sparse
 
     npts = graph.points.shape[0]
@@ -187,8 +187,10 @@ def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, lis
         (np.concatenate([np.ones(arcs), -np.ones(arcs)]),
          (np.concatenate([graph.source, graph.target]), np.tile(np.arange(arcs), 2))),
         shape=(npts, arcs))
+    options = {} if math.isinf(deadline) else \
+        {"time_limit": max(deadline - time.perf_counter(), 1e-3)}
     res = optimize.linprog(graph.cost, A_eq=incidence, b_eq=graph.balanced, bounds=(0, None),
-                           method="highs")
+                           method="highs", options=options)
     status = status_from_table(res.status, _HIGHS_STATUS)
     if status is not Status.OPTIMAL or res.x is None:
         return None, float("nan"), status, str(res.message), [], 0.0
@@ -197,16 +199,18 @@ def _highs(graph: GridGraph) -> tuple[FloatArray | None, float, Status, str, lis
 
 
 def solve_flow(problem: Problem, gm: GridMeasure, kind: str, num_iter_max: int,
-               flow_solver: str = "network_simplex") -> PlanOutcome:
+               flow_solver: str = "network_simplex", deadline: float = math.inf
+               ) -> PlanOutcome:
     """Min-cost flow on the grid graph; certificate of structure flow."""
     start = time.perf_counter()
     graph = build_grid_graph(problem, gm, kind)
     build_seconds = elapsed(start)
     if flow_solver == "highs":
-        flow, value, status, message, caught, shift = _highs(graph)
+        flow, value, status, message, caught, shift = _highs(graph, deadline)
         method = "grid flow, HiGHS LP (scipy.optimize.linprog)"
     else:
-        flow, value, status, message, caught, shift = _network_simplex(graph, num_iter_max)
+        flow, value, status, message, caught, shift = _network_simplex(graph, num_iter_max,
+                                                                       deadline)
         method = "grid flow, POT network simplex (sparse ot.emd)"
     info = {"nodes": int(graph.points.shape[0]), "arcs": int(graph.source.size),
             "ray_arcs": graph.ray_arcs, "graph_seconds": build_seconds,

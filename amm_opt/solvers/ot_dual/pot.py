@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -15,13 +16,17 @@ from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status, status_from_table
 
-__all__ = ["PlanOutcome", "exactly_balanced", "make_certificate", "run_pot_emd"]
+__all__ = ["PlanOutcome", "balance_through_atom", "exactly_balanced", "make_certificate",
+           "run_pot_emd"]
 
 FloatArray = NDArray[np.float64]
 
 # POT's network simplex return codes (ot.lp.emd_wrap: INFEASIBLE, OPTIMAL, UNBOUNDED,
 # MAX_ITER_REACHED). Anything else maps to FAILED.
-POT_STATUS = {1: Status.OPTIMAL, 3: Status.ITERATION_LIMIT, 0: Status.INFEASIBLE}
+# POT result codes, and ours for a solve stopped at its time limit.
+_TIMED_OUT = -1
+POT_STATUS = {1: Status.OPTIMAL, 3: Status.ITERATION_LIMIT, 0: Status.INFEASIBLE,
+              _TIMED_OUT: Status.TIME_LIMIT}
 _POT_INFEASIBLE = 0
 
 
@@ -37,6 +42,27 @@ class PlanOutcome:
     seconds: float
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def balance_through_atom(masses: FloatArray, atom: NDArray[np.bool_]) -> FloatArray:
+    """Masses whose total is 0, changed only where the certificate allows it.
+
+    The atom at :math:`c` takes the negative of the other masses' total (its residual is free:
+    :math:`u(c) = 0`). The atom can only supply mass, so when the others' total is positive
+    (the discretised masses of a badly integrated density need not balance) the atom gets 0 and
+    the positive masses are scaled down to the total of the negative ones; the certificate
+    charges the mass left behind at the largest utility, so the bound stays valid.
+    """
+    balanced = np.asarray(masses, dtype=np.float64).copy()
+    balanced[atom] = 0.0
+    total = float(balanced.sum())
+    if total <= 0:
+        balanced[atom] = -total
+        return balanced
+    positive = balanced > 0
+    supply = float(balanced[positive].sum())
+    balanced[positive] *= (supply - total) / supply
+    return balanced
 
 
 def exactly_balanced(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -64,7 +90,54 @@ def exactly_balanced(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArr
     return ia * quantum, ib * quantum
 
 
-def _emd(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int) -> tuple[Any, Any, list[str]]:
+def _emd(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int,
+         deadline: float = math.inf) -> tuple[Any, Any, list[str]]:
+    """``ot.emd`` here, or, with a finite ``deadline``, in a child process stopped at it (the
+    network simplex cannot be interrupted from Python)."""
+    if math.isinf(deadline):
+        return _emd_here(a, b, cost, num_iter_max)
+    remaining = deadline - time.perf_counter()
+    if remaining > 0:
+        result = _emd_in_child(a, b, cost, num_iter_max, remaining)
+        if result is not None:
+            return result
+    return None, {"result_code": _TIMED_OUT, "cost": math.nan,
+                  "warning": "time limit reached during the network simplex"}, []
+
+
+def _emd_child(conn: Any, a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int) -> None:
+    conn.send(_emd_here(a, b, cost, num_iter_max))
+    conn.close()
+
+
+def _emd_in_child(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int,
+                  seconds: float) -> tuple[Any, Any, list[str]] | None:
+    """Run :func:`_emd_here` in a child process; None if it has not answered in ``seconds``."""
+    import multiprocessing as mp
+
+    import ot  # noqa: F401  (imported once here, so that a forked child need not import it)
+
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    ctx = mp.get_context(method)
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_emd_child, args=(send, a, b, cost, num_iter_max), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not receive.poll(seconds):
+            return None
+        return receive.recv()
+    except (EOFError, OSError):
+        return None
+    finally:
+        receive.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+
+
+def _emd_here(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int
+              ) -> tuple[Any, Any, list[str]]:
     import ot
 
     with warnings.catch_warnings(record=True) as caught:
@@ -76,8 +149,8 @@ def _emd(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int) -> tuple[An
     return plan, log, [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
-def run_pot_emd(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int
-                ) -> tuple[Any, float, Status, str, list[str], float]:
+def run_pot_emd(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int,
+                deadline: float = math.inf) -> tuple[Any, float, Status, str, list[str], float]:
     """``ot.emd`` with its warnings captured and its result code mapped to a :class:`Status`.
 
     ``cost`` is a dense array or a ``scipy.sparse.coo_array`` (POT's sparse network simplex).
@@ -86,12 +159,12 @@ def run_pot_emd(a: FloatArray, b: FloatArray, cost: Any, num_iter_max: int
     Returns ``(plan, cost, status, message, warnings, shift)``; ``shift`` is the total mass the
     rebalancing moved (0 when none was needed), the extra imbalance the certificate may show.
     """
-    plan, log, messages = _emd(a, b, cost, num_iter_max)
+    plan, log, messages = _emd(a, b, cost, num_iter_max, deadline)
     shift = 0.0
     if int(log["result_code"]) == _POT_INFEASIBLE:
         a2, b2 = exactly_balanced(a, b)
         shift = float(np.abs(a2 - a).sum() + np.abs(b2 - b).sum())
-        plan, log, retry = _emd(a2, b2, cost, num_iter_max)
+        plan, log, retry = _emd(a2, b2, cost, num_iter_max, deadline)
         messages += [f"marginals rebalanced exactly (moved {shift:.3g} in total)", *retry]
     code = int(log["result_code"])
     status = status_from_table(code, POT_STATUS)

@@ -24,6 +24,7 @@ JMLR 2021.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,8 +33,9 @@ import numpy as np
 
 from ...certificates.transport import COST_KINDS
 from ...discretisation import discretize
-from ...errors import OptionError, UnsupportedProblemError
-from ...options import Choice, Grid, Integer, Real, Rule
+from ...errors import OptionError, ResourceLimitError, UnsupportedProblemError
+from ...limits import require_memory
+from ...options import Choice, Grid, Integer, Real, Rule, grid_cells, grid_points
 from ...problem import Problem
 from ...result import Bounds, Result, Status
 from ..base import Solver
@@ -97,6 +99,13 @@ class OTDual(Solver):
     marginal_tol : float
         Marginal residual (relative to the positive mass) above which the result is marked
         ``INACCURATE``; the residual is charged in the bound in any case.
+    max_points : int
+        Largest discretisation (grid vertices plus cells) accepted; larger grids are refused
+        before anything is built (:class:`~amm_opt.errors.ResourceLimitError`).
+    time_limit : float or None
+        Seconds for the whole run. A transport solve still running at the limit is stopped
+        (the network simplex runs in a child process when a limit is set) and gives no bound;
+        the result then has ``Status.TIME_LIMIT`` with the bounds of the costs that finished.
 
     Examples
     --------
@@ -117,6 +126,8 @@ class OTDual(Solver):
     num_iter_max: int = 100_000_000
     max_dense_entries: int = 200_000_000
     marginal_tol: float = 1e-9
+    max_points: int = 1_000_000
+    time_limit: float | None = None
 
     name: ClassVar[str] = "ot_dual"
     description: ClassVar[str] = "transport-dual certified upper bounds and plans (POT)"
@@ -132,6 +143,7 @@ class OTDual(Solver):
         "grid": Grid(optional=False), "method": Choice(("auto", "flow", "dense")),
         "flow_solver": Choice(FLOW_SOLVERS), "num_iter_max": Integer(1, example="100_000_000"),
         "max_dense_entries": Integer(1), "marginal_tol": Real(0, open_low=True, example="1e-9"),
+        "max_points": Integer(2), "time_limit": Real(0, open_low=True, optional=True),
     }
 
     def __post_init__(self) -> None:
@@ -150,6 +162,23 @@ class OTDual(Solver):
         super().__post_init__()
 
     # ------------------------------------------------------------------ solving
+    def check_problem(self, problem: Problem) -> None:
+        super().check_problem(problem)
+        cells = grid_cells(self.grid, problem.goods)
+        vertices, count = grid_points(cells)
+        points = vertices + count + 1
+        if points > self.max_points:
+            raise ResourceLimitError(
+                f"a grid of {cells if len(cells) <= 4 else f'{cells[0]}^{len(cells)}'} cells "
+                f"has {points:.4g} points, above max_points = {self.max_points}", field="grid",
+                value=self.grid, allowed=f"a coarser grid (fewer goods), or max_points >= "
+                                         f"{points}")
+        # Grid-flow arcs: 2n per vertex, 2^n + 1 per cell; each arc's cost, ends and flow,
+        # and POT's copies of them.
+        arcs = 2 * problem.goods * vertices + (2 ** min(problem.goods, 60) + 1) * count
+        require_memory(8.0 * 12 * arcs, f"the transport problem on {points:.4g} points",
+                       "grid", "a coarser grid")
+
     def _choose_method(self, gm: Any) -> str:
         from .dense import dense_size
 
@@ -165,21 +194,23 @@ class OTDual(Solver):
             return "dense"
         return "flow"
 
-    def _solve_one(self, problem: Problem, gm: Any, kind: str, method: str) -> PlanOutcome:
+    def _solve_one(self, problem: Problem, gm: Any, kind: str, method: str,
+                   deadline: float) -> PlanOutcome:
         if method == "dense":
             from .dense import solve_dense
 
-            return solve_dense(problem, gm, kind, self.num_iter_max)
+            return solve_dense(problem, gm, kind, self.num_iter_max, deadline)
         from .flow import solve_flow
 
-        return solve_flow(problem, gm, kind, self.num_iter_max, self.flow_solver)
+        return solve_flow(problem, gm, kind, self.num_iter_max, self.flow_solver, deadline)
 
     def compute(self, problem: Problem) -> Result:
         start = time.perf_counter()
+        deadline = math.inf if self.time_limit is None else start + float(self.time_limit)
         gm = discretize(problem, self.grid)
         discretize_seconds = time.perf_counter() - start
         method = self._choose_method(gm)
-        outcomes = [self._solve_one(problem, gm, kind, method) for kind in self.costs]
+        outcomes = [self._solve_one(problem, gm, kind, method, deadline) for kind in self.costs]
         _reprice_radial(outcomes)
 
         per_kind: dict[str, Any] = {}

@@ -36,19 +36,23 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
 
-from ...errors import OptionError
+from ...errors import OptionError, ResourceLimitError
 from ...evaluate import Evaluation, evaluate
+from ...limits import require_memory
 from ...menu import Menu
 from ...options import Choice, Flag, Function, Integer, Real, Rule
 from ...polishing import polish, polish_refusal, snap_allocations
 from ...problem import Problem
 from ...result import Result, Status
-from ..base import Solver, menu_result
+from ..base import Solver, finishing_seconds, menu_result
 
 __all__ = ["RochetNet"]
 
 FloatArray = NDArray[np.float64]
 # Options that do not change the trajectory (they may differ between a run and its resumption).
+# Utilities (types x items) one step or one validation may compute: beyond this a step takes
+# minutes on a CPU.
+_MAX_STEP_ENTRIES = 2**33
 _NON_TRAJECTORY = frozenset({"checkpoint_path", "checkpoint_every", "resume", "callback",
                              "progress", "time_limit", "evaluate_method", "device", "snap",
                              "polish"})
@@ -223,6 +227,26 @@ class RochetNet(Solver):
             raise OptionError("needs a checkpoint file", field="resume", value=self.resume,
                               allowed="resume=True together with checkpoint_path=...")
 
+    def check_problem(self, problem: Problem) -> None:
+        super().check_problem(problem)
+        items = self.menu_size + 1
+        for rows, what in ((self.batch_size, "batch_size"),
+                           (self.validation_size, "validation_size")):
+            if rows * items > _MAX_STEP_ENTRIES:
+                raise ResourceLimitError(
+                    f"{what} x (menu_size + 1) = {rows * items:.3g} utilities per step, above "
+                    f"{_MAX_STEP_ENTRIES:.3g}", field=what, value=rows,
+                    allowed=f"a smaller {what} or menu_size")
+        width = 4 if self.dtype == "float32" else 8
+        n = problem.goods
+        # Batch and validation types with their posteriors, parameters with Adam's moments and
+        # best copies, the kernel's work blocks, the quantile tables of the sampler.
+        numbers = (4 * self.batch_size * n + 2 * self.validation_size * n
+                   + 8 * items * (n + 1) + 2 * min(self.chunk_size, self.batch_size * items)
+                   + n * (1 << 16))
+        require_memory(width * numbers, "RochetNet's training arrays", "batch_size",
+                       "a smaller batch_size, validation_size or menu_size")
+
     def trajectory_settings(self) -> dict[str, Any]:
         """The options that decide the training trajectory (checked when resuming)."""
         return {k: v for k, v in self.settings().items() if k not in _NON_TRAJECTORY}
@@ -301,7 +325,10 @@ class RochetNet(Solver):
         if self.polish:
             refusal = polish_refusal(problem, self.evaluate_method)
             if refusal is None:
-                polished = polish(problem, menu, evaluate_method=self.evaluate_method)
+                remaining = math.inf if self.time_limit is None else \
+                    float(self.time_limit) - out.seconds
+                polished = polish(problem, menu, evaluate_method=self.evaluate_method,
+                                  time_limit=finishing_seconds(self.time_limit, remaining))
                 polish_stats = polished.summary()
                 menu, final_evaluation = polished.menu, polished.evaluation
             else:
