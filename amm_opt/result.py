@@ -12,7 +12,22 @@ if TYPE_CHECKING:
     from .evaluate import Evaluation
     from .menu import Menu
 
-__all__ = ["Bounds", "Result", "Status", "status_from_table"]
+__all__ = ["BRACKET_RTOL", "BRACKET_SIGMAS", "Bounds", "Result", "Status", "bracket_slack",
+           "status_from_table"]
+
+# A lower bound exceeds an upper one "beyond round-off" when the difference is more than this
+# many standard errors of the lower bound (Monte-Carlo or quadrature; a false alarm from a
+# Gaussian error has probability < 1e-4) plus a relative 1e-9: exact evaluation and the engines'
+# certified numbers agree to ~1e-15 relative when both are tight (R1, R3), so 1e-9 leaves ample
+# room for round-off while any real error (a wrong sign, a missing term) is far larger.
+BRACKET_SIGMAS = 4.0
+BRACKET_RTOL = 1e-9
+
+
+def bracket_slack(stderr: float, scale: float) -> float:
+    """How far a lower bound with standard error ``stderr`` may exceed an upper bound of size
+    ``scale`` before the two contradict each other (the one tolerance of every bracket check)."""
+    return BRACKET_SIGMAS * stderr + BRACKET_RTOL * (1.0 + abs(scale))
 
 
 class Status(enum.Enum):

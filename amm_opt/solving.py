@@ -9,14 +9,10 @@ from typing import Any
 
 from .errors import AmmOptError, InaccurateSolutionWarning, OptionError, SolverFailedError
 from .problem import Problem
-from .result import Bounds, Result, Status
+from .result import Bounds, Result, Status, bracket_slack
 
 __all__ = ["solve"]
 
-# Slack allowed between a Monte-Carlo lower bound and a certified upper bound before `check`
-# complains: four standard errors (a false alarm has probability < 1e-4), plus round-off.
-_CHECK_SIGMAS = 4.0
-_CHECK_ATOL = 1e-9
 
 
 def solve(problem: Problem, backend: Any = None, *, check: bool = True, **options: Any) -> Result:
@@ -119,7 +115,7 @@ def _check(problem: Problem, result: Result) -> None:
         result.menu.check_fits(problem)
     lo, hi = result.bounds.lower, result.bounds.upper
     if lo is not None and hi is not None:
-        slack = _CHECK_SIGMAS * result.bounds.lower_stderr + _CHECK_ATOL * (1 + abs(hi))
+        slack = bracket_slack(result.bounds.lower_stderr, hi)
         if lo > hi + slack:
             raise SolverFailedError(
                 "the evaluated profit exceeds the certified upper bound: one of them is wrong",

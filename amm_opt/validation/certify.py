@@ -30,17 +30,10 @@ from ..errors import OptionError
 from ..evaluate import Evaluation, evaluate
 from ..menu import Menu, require_problem_and_menu
 from ..problem import Problem
-from ..result import Result
+from ..result import Result, bracket_slack
 
 __all__ = ["Certificate", "Check", "certify", "check_menu", "upper_from"]
 
-# A lower bound exceeds an upper one "beyond round-off" when the difference is more than this
-# many standard errors of the lower bound (Monte-Carlo or quadrature; a false alarm from a
-# Gaussian error has probability < 1e-4) plus a relative 1e-9: exact evaluation and the engines'
-# certified numbers agree to ~1e-15 relative when both are tight (R1, R3), so 1e-9 leaves ample
-# room for round-off while any real error (a wrong sign, a missing term) is far larger.
-SIGMAS = 4.0
-RTOL = 1e-9
 # u(c) <= UC_RTOL * scale counts as u(c) = 0: the utility is a max of v.x_k - p_k, computed with
 # round-off ~1e-16 * scale, where scale = 1 + max|x| * max|v| + max|p|.
 UC_RTOL = 1e-9
@@ -351,7 +344,7 @@ def certify(problem: Problem, menu: Menu, upper: UpperSpec = None, *,
     value, method, details = upper_from(problem, upper, upper_options)
     slack = 0.0
     if value is not None:
-        slack = SIGMAS * ev.stderr + RTOL * (1.0 + abs(value))
+        slack = bracket_slack(ev.stderr, value)
         excess = ev.profit - value
         checks.append(Check("bracket", excess <= slack,
                             f"lower - upper = {excess:.3g} (allowed <= {slack:.2g})"))

@@ -34,8 +34,8 @@ from ..errors import (
 )
 from ..evaluate import evaluate
 from ..problem import Problem
-from ..result import Result
-from .certify import RTOL, SIGMAS, check_menu
+from ..result import Result, bracket_slack
+from .certify import check_menu
 
 __all__ = ["CrosscheckError", "CrosscheckReport", "EngineRun", "crosscheck"]
 
@@ -269,7 +269,7 @@ def crosscheck(problem: Problem, backends: Any, *,
             failures.append(f"{r.name}: its menu fails a feasibility check: {r.message}")
         if r.lower is not None and r.reported_lower is not None and r.result is not None:
             reported_err = r.result.bounds.lower_stderr
-            tol = SIGMAS * (r.lower_stderr + reported_err) + RTOL * (1.0 + abs(r.lower))
+            tol = bracket_slack(r.lower_stderr + reported_err, r.lower)
             if abs(r.lower - r.reported_lower) > tol:
                 failures.append(f"{r.name}: reported profit {r.reported_lower:.10g} but its menu "
                                 f"evaluates to {r.lower:.10g} (difference "
@@ -285,7 +285,7 @@ def crosscheck(problem: Problem, backends: Any, *,
         for uname, hi, umethod in uppers:
             if lname == uname == "reference":
                 continue
-            slack = SIGMAS * sigma + RTOL * (1.0 + abs(hi))
+            slack = bracket_slack(sigma, hi)
             if lo > hi + slack:
                 violations.append(
                     f"lower bound of {lname!r} ({lo:.10g}, {lmethod}) exceeds upper bound of "

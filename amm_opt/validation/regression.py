@@ -35,6 +35,7 @@ from ..errors import FileFormatError, OptionError
 from ..evaluate import Evaluation, evaluate
 from ..menu import Menu
 from ..problem import Problem
+from ..result import BRACKET_SIGMAS
 
 __all__ = ["GOLDEN_FORMAT", "Golden", "MenuComparison", "compare_menus", "load_golden",
            "save_golden"]
@@ -115,7 +116,7 @@ class MenuComparison:
                                   allowed="e.g. 1e-3")
         out = []
         loss = self.profit_a - self.profit_b
-        allowed = profit_rtol * abs(self.profit_a) + 4.0 * self.profit_stderr
+        allowed = profit_rtol * abs(self.profit_a) + BRACKET_SIGMAS * self.profit_stderr
         if loss > allowed:
             out.append(f"profit fell by {loss:.3g} ({100 * loss / abs(self.profit_a or 1):.3g}%)"
                        f", more than the allowed {allowed:.3g}")

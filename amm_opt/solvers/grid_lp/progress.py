@@ -9,13 +9,10 @@ from typing import Any
 from ...certificates.lp import LPCertificate
 from ...evaluate import Evaluation
 from ...menu import Menu
-from ...result import Bounds
+from ...result import BRACKET_SIGMAS, Bounds
 
 __all__ = ["BestBounds", "GridLPProgress", "pessimistic_profit"]
 
-# A Monte-Carlo profit counts this many standard errors lower when two menus are compared
-# (a wrong preference then has probability < 1e-4 per comparison).
-_MC_SIGMAS = 4.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def pessimistic_profit(ev: Evaluation | None) -> float:
     lower (exact and quadrature values as they are)."""
     if ev is None:
         return -math.inf
-    return ev.profit - (_MC_SIGMAS * ev.stderr if ev.method in ("qmc", "sample-mean") else 0.0)
+    return ev.profit - (BRACKET_SIGMAS * ev.stderr if ev.method in ("qmc", "sample-mean") else 0.0)
 
 
 @dataclass
