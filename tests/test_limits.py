@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import warnings
 
+import numpy as np
 import pytest
 
 from amm_opt import Problem, TruncatedNormal, Uniform, solve
@@ -112,3 +113,19 @@ def test_peaked_truncated_normal_gives_a_transport_bound():
         assert res.bounds.upper is not None and res.status.usable
         # A valid bound: at least what selling separately earns.
         assert res.bounds.upper >= solve(problem, backend="separate").profit
+
+
+@pytest.mark.parametrize("backend", ["grid_lp", "ot_dual"])
+def test_a_broken_measure_never_gives_an_infinite_optimal_bound(backend):
+    # Beta(600, 600): its masses came out NaN, and grid_lp reported upper = inf, "optimal".
+    from amm_opt import Beta
+    from amm_opt.errors import AmmOptError
+
+    problem = Problem(goods=1, values=Beta(600, 600), belief=0.5)
+    try:
+        res = _quiet_solve(problem, backend=backend)
+    except AmmOptError as exc:
+        assert exc.field == "values" or "values" in str(exc)
+        return
+    assert res.bounds.upper is not None and np.isfinite(res.bounds.upper)
+    assert res.bounds.upper >= solve(problem, backend="separate").profit - 1e-9

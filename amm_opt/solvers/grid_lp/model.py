@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from ...problem import Problem
+from ..checks import require_finite_measure
 from .mesh import MeshPoints
 
 __all__ = ["LPData", "all_pairs", "certified_bound", "delaunay_pairs", "find_cuts", "initial_pairs",
@@ -137,6 +138,7 @@ class LPData:
         at the points of positive mass and the belief only, see the module docstring) or
         ``"all"``."""
         pts, n = mp.points, mp.points.shape[1]
+        require_finite_measure(mp.masses, mp.quadrature_error, problem)
         count = len(pts)
         has_plane = np.ones(count, dtype=bool) if planes == "all" else mp.masses > 0
         has_plane[mp.belief_index] = True

@@ -39,6 +39,7 @@ from ...options import Choice, Grid, Integer, Real, Rule, grid_cells, grid_point
 from ...problem import Problem
 from ...result import Bounds, Result, Status
 from ..base import Solver
+from ..checks import require_finite_measure
 from .flow import FLOW_SOLVERS
 from .pot import PlanOutcome
 
@@ -208,6 +209,7 @@ class OTDual(Solver):
         start = time.perf_counter()
         deadline = math.inf if self.time_limit is None else start + float(self.time_limit)
         gm = discretize(problem, self.grid)
+        require_finite_measure(gm.point_masses()[1], gm.quadrature_error, problem)
         discretize_seconds = time.perf_counter() - start
         method = self._choose_method(gm)
         outcomes = [self._solve_one(problem, gm, kind, method, deadline) for kind in self.costs]
