@@ -1,10 +1,13 @@
 """The ``amm-opt`` command line: ``solve``, ``evaluate``, ``backends``, ``certify``, ``compare``,
 ``plot``.
 
-Exit codes: 0 success, 2 bad input (a wrong flag, file or option: the message says which and how to
-fix it), 1 failure (a solver failed, or an internal error; for ``certify`` a bracket that does
-not hold, for ``compare`` a regression beyond the tolerances). Every subcommand is a function
-``_cmd_<name>(args) -> int`` registered in :data:`_COMMANDS` together with its parser builder.
+Exit codes: 0 success, 2 bad input (a wrong flag, file, option or output path: the message says
+which and how to fix it), 1 failure (a solver failed, a file could not be written, or an internal
+error; for ``certify`` a bracket that does not hold, for ``compare`` a regression beyond the
+tolerances), 130 interrupted. No traceback is printed (set ``AMM_OPT_TRACEBACK=1`` to see one
+for an internal error). Output paths (``--out``, ``--plot``) are checked before any work; their
+folder must exist. Every subcommand is a function ``_cmd_<name>(args) -> int`` registered in
+:data:`_COMMANDS` together with its parser builder.
 
 Problems come from a file (``--problem FILE``: JSON written by :func:`amm_opt.io.save_problem`, or
 hand-written TOML), from ``--paper`` (the paper's two-good instance), or from flags::
@@ -18,15 +21,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .distributions import Beta, Distribution, Samples, TruncatedNormal, Uniform
-from .errors import AmmOptError, BackendUnavailableError, ProblemError, SolverFailedError
+from .errors import (
+    AmmOptError,
+    BackendUnavailableError,
+    FileFormatError,
+    OutputPathError,
+    ProblemError,
+    SolverFailedError,
+)
+from .paths import check_output_path, input_path, read_json
 from .problem import Problem
 
 __all__ = ["build_parser", "main"]
@@ -88,18 +99,32 @@ def parse_values(spec: str) -> Distribution:
 
 
 def _read_samples(name: str) -> np.ndarray:
-    path = Path(name)
-    try:
-        if path.suffix.lower() == ".csv":
-            return np.loadtxt(path, delimiter=",", ndmin=2)
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ProblemError(f"cannot be read ({exc})", field="--values samples:FILE", value=name,
-                           allowed="an existing .npy or .csv file, one row per trader") from None
+    from .io import read_samples
+
+    return read_samples(name, "--values samples:FILE")
+
+
+_FLAG_OF = {"goods": "--goods", "belief": "--belief", "adverse_selection": "--adverse-selection",
+            "allocation": "--allocation"}
+_VALUE_FIELDS = {"values", "Beta", "Uniform", "TruncatedNormal", "Samples", "Product"}
 
 
 def problem_from_args(args: argparse.Namespace) -> Problem:
-    """The problem described by the problem flags (exactly one source)."""
+    """The problem described by the problem flags (exactly one source); an invalid one is a
+    ProblemError naming the flag."""
+    try:
+        return _problem_from_flags(args)
+    except ProblemError as exc:
+        field = exc.field or ""
+        if field in _FLAG_OF:
+            raise ProblemError(str(exc).removeprefix(f"{field}: "), field=_FLAG_OF[field]
+                               ) from None
+        if field.split(".")[0] in _VALUE_FIELDS:
+            raise ProblemError(str(exc), field="--values") from None
+        raise
+
+
+def _problem_from_flags(args: argparse.Namespace) -> Problem:
     from .io import load_problem
 
     sources = [name for name, given in (("--problem", args.problem is not None),
@@ -114,7 +139,7 @@ def problem_from_args(args: argparse.Namespace) -> Problem:
             raise ProblemError("cannot be combined with --values/--belief/--allocation",
                                field="--problem", value=args.problem,
                                allowed="put those in the problem file")
-        problem = load_problem(args.problem)
+        problem = _from_file("--problem", load_problem, args.problem)
         if args.adverse_selection is None:
             return problem
         data = problem.to_dict() if problem.has_density else None
@@ -147,6 +172,21 @@ def problem_from_args(args: argparse.Namespace) -> Problem:
                    allocation=allocation)
 
 
+def _from_file(flag: str, load: Callable[[str], Any], path: str) -> Any:
+    """``load(path)``, with any error about the file named after the flag that gave it."""
+    try:
+        return load(path)
+    except AmmOptError as exc:
+        raise FileFormatError(str(exc).removeprefix("path: "), field=flag) from None
+
+
+def _json(data: Any) -> str:
+    """Strict JSON (non-finite numbers as 'inf', '-inf', 'nan', as in amm_opt's files)."""
+    from .io import json_data
+
+    return json.dumps(json_data(data), indent=2, allow_nan=False)
+
+
 def _options(pairs: Sequence[str]) -> dict[str, Any]:
     """``KEY=VALUE`` strings to backend options (values parsed as JSON, else kept as text)."""
     out: dict[str, Any] = {}
@@ -157,7 +197,7 @@ def _options(pairs: Sequence[str]) -> dict[str, Any]:
                                allowed="e.g. --set steps=2000 --set lp_solver=CLARABEL")
         try:
             out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON (or absurdly nested): kept as text
             out[key.strip()] = raw
     return out
 
@@ -188,6 +228,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 
     problem = problem_from_args(args)
     options = _options(args.set)
+    _check_outputs(args.out, args.plot)
     if args.progress:
         name = args.backend or choose_backend(problem)[0]
         if "progress" in get_solver_class(name).option_names():
@@ -198,11 +239,31 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if choice.get("automatic") and not args.json:
         print(f"backend chosen automatically: {choice.get('reason', '')}")
     if args.out:
-        save_result(result, args.out, problem=problem)
+        try:
+            save_result(result, args.out, problem=problem)
+        except OutputPathError as exc:
+            raise _as_flag(exc, "--out") from None
         print(f"result written to {args.out}", file=sys.stderr)
     if args.plot:
         _write_plot(problem, result.menu, args.plot)
     return 0
+
+
+def _check_outputs(out: str | None, plot: str | None, plot_flag: str = "--plot") -> None:
+    """Check the output paths before any work (the folder must exist: nothing is created)."""
+    if out is not None:
+        check_output_path(out, "--out")
+    if plot is not None:
+        from .plot.figures import FORMATS
+
+        check_output_path(plot, plot_flag, suffixes=FORMATS)
+
+
+def _as_flag(exc: OutputPathError, flag: str) -> OutputPathError:
+    """The write error ``exc`` with the flag that named the file."""
+    error = OutputPathError(exc.args[0].split(": ", 1)[-1], field=flag)
+    error.errno = exc.errno
+    return error
 
 
 def _write_plot(problem: Problem, menu: Any, path: str) -> None:
@@ -231,14 +292,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate
     from .io import load_menu
 
-    menu = load_menu(args.menu)
+    menu = _from_file("MENU", load_menu, args.menu)
     problem = problem_from_args(args)
     ev = evaluate(problem, menu, method=args.method)
     if args.json:
-        print(json.dumps({"profit": ev.profit, "stderr": ev.stderr, "method": ev.method,
-                          "confidence_interval": list(ev.confidence_interval),
-                          "item_probability": ev.item_probability.tolist(),
-                          "item_profit": ev.item_profit.tolist()}, indent=2))
+        print(_json({"profit": ev.profit, "stderr": ev.stderr, "method": ev.method,
+                     "confidence_interval": list(ev.confidence_interval),
+                     "item_probability": ev.item_probability, "item_profit": ev.item_profit}))
         return 0
     print(menu.table(probability=ev.item_probability, profit=ev.item_profit))
     error = "exact" if ev.stderr == 0 else f"± {ev.stderr:.2g}"
@@ -273,21 +333,25 @@ def _problem_given(args: argparse.Namespace) -> bool:
     return args.problem is not None or args.paper or args.goods is not None
 
 
-def _read_menu_file(path: str) -> tuple[Any, Problem | None]:
+def _read_menu_file(path: str, flag: str = "MENU") -> tuple[Any, Problem | None]:
     """A menu from a menu, result or golden file, and the problem stored with it (if any)."""
-    from .io import load_menu
+    return _from_file(flag, _menu_and_problem, path)
+
+
+def _menu_and_problem(path: str) -> tuple[Any, Problem | None]:
+    from .io import load_menu, problem_from_data
     from .validation import load_golden
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(input_path(path, "MENU"), "a menu, result or golden file")
+    except FileFormatError:
         data = None  # load_menu reports unreadable or malformed files with the right message
     if isinstance(data, dict) and data.get("format") == "amm_opt.golden":
         golden = load_golden(path)
         return golden.menu, golden.problem
     menu = load_menu(path)
     stored = data.get("problem") if isinstance(data, dict) else None
-    return menu, (Problem.from_dict(stored) if isinstance(stored, dict) else None)
+    return menu, (problem_from_data(stored, str(path)) if isinstance(stored, dict) else None)
 
 
 def _resolve_problem(args: argparse.Namespace, stored: Problem | None, what: str) -> Problem:
@@ -341,7 +405,7 @@ def _cmd_certify(args: argparse.Namespace) -> int:
         raise ProblemError("needs --upper ENGINE", field="--set", value=args.set,
                            allowed="--set only configures the --upper engine")
     cert = certify(problem, menu, upper=_upper_spec(args.upper), upper_options=options)
-    print(json.dumps(cert.to_dict(), indent=2) if args.json else cert.summary())
+    print(_json(cert.to_dict()) if args.json else cert.summary())
     return 0 if cert.ok else 1
 
 
@@ -370,15 +434,15 @@ def _build_compare(sub: Any) -> argparse.ArgumentParser:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .validation import compare_menus
 
-    base, stored = _read_menu_file(args.baseline)
-    cand, stored_c = _read_menu_file(args.candidate)
+    base, stored = _read_menu_file(args.baseline, "BASELINE")
+    cand, stored_c = _read_menu_file(args.candidate, "CANDIDATE")
     problem = _resolve_problem(args, stored or stored_c, args.baseline)
     diff = compare_menus(base, cand, problem, match_tol=args.match_tol)
     reasons = diff.regressions(profit_rtol=args.profit_rtol,
                                max_changed_share=args.max_changed_share,
                                max_price_difference=args.max_price_change)
     if args.json:
-        print(json.dumps({**diff.to_dict(), "regressions": reasons}, indent=2))
+        print(_json({**diff.to_dict(), "regressions": reasons}))
     else:
         print(diff.summary())
         print("REGRESSION: " + "; ".join(reasons) if reasons else
@@ -407,6 +471,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from . import plot
     from .plot.figures import figure_path, save_figure
 
+    _check_outputs(None, args.out, "--out")
     if args.kind == "transport":
         from .solving import solve
 
@@ -453,8 +518,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"amm-opt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (build, run) in _COMMANDS.items():
-        build(sub).set_defaults(run=run, command=name)
+        p = build(sub)
+        p.set_defaults(run=run, command=name,
+                       flags=frozenset(s for a in p._actions for s in a.option_strings))
     return parser
+
+
+def _message(exc: AmmOptError, flags: frozenset[str]) -> str:
+    """The error's text, its field written as the flag that set it (``method`` → ``--method``)."""
+    field = exc.field or ""
+    flag = "--" + field.replace("_", "-")
+    if field and not field.startswith("-") and flag in flags:
+        return f"{flag}: " + str(exc).removeprefix(f"{field}: ")
+    return str(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -464,17 +540,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
+    name = f"amm-opt {args.command}"
     try:
         return int(args.run(args))
     except SolverFailedError as exc:
-        print(f"amm-opt {args.command}: solver failure: {exc}", file=sys.stderr)
+        print(f"{name}: solver failure: {exc}", file=sys.stderr)
         return 1
     except BackendUnavailableError as exc:
-        print(f"amm-opt {args.command}: {exc}", file=sys.stderr)
+        print(f"{name}: {exc}", file=sys.stderr)
         return 2
+    except OutputPathError as exc:  # errno set: the write itself failed (e.g. a full disk)
+        print(f"{name}: {'cannot write' if exc.errno else 'bad input'}: {exc}", file=sys.stderr)
+        return 1 if exc.errno else 2
     except AmmOptError as exc:
-        print(f"amm-opt {args.command}: bad input: {exc}", file=sys.stderr)
+        print(f"{name}: bad input: {_message(exc, args.flags)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # e.g. a figure that could not be written
+        print(f"{name}: file system error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line, not a traceback, unless asked for
+        if os.environ.get("AMM_OPT_TRACEBACK"):
+            raise
+        print(f"{name}: internal error (please report it with the command line): "
+              f"{type(exc).__name__}: {exc} (AMM_OPT_TRACEBACK=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -133,3 +133,121 @@ def test_solver_failure_exits_1(capsys, monkeypatch) -> None:
     monkeypatch.setattr(_solve, "solve", broken)
     code, _, err = run(capsys, "solve", "--paper", "--backend", "separate")
     assert code == 1 and "solver failure" in err
+
+
+# ------------------------------------------------------------------------------ bad input, paths
+def _no_solve(monkeypatch) -> None:
+    import amm_opt.solving
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("solve ran although an output path is bad")
+
+    monkeypatch.setattr(amm_opt.solving, "solve", refuse)
+
+
+@pytest.mark.parametrize(("flag", "name", "words"), [
+    ("--out", "missing/r.json", "does not exist"),
+    ("--out", "file/r.json", "which is a file"),
+    ("--out", ".", "is a folder"),
+    ("--out", "x" * 300 + ".json", "longer than"),
+    ("--out", "r\0.json", "NUL"),
+    ("--plot", "missing/map.png", "does not exist"),
+    ("--plot", "map.gif", "suffix"),
+    ("--plot", "file/map.png", "which is a file"),
+])
+def test_solve_checks_output_paths_before_solving(capsys, tmp_path, monkeypatch, flag, name,
+                                                  words):
+    (tmp_path / "file").write_text("x")
+    _no_solve(monkeypatch)
+    code, _, err = run(capsys, "solve", "--paper", "--backend", "separate", flag,
+                       str(tmp_path / name))
+    assert code == 2 and f"bad input: {flag}:" in err and words in err
+    assert "Traceback" not in err and sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_plot_checks_its_output_before_solving(capsys, tmp_path, monkeypatch):
+    _no_solve(monkeypatch)
+    code, _, err = run(capsys, "plot", "--kind", "transport", "--paper", "--out",
+                       str(tmp_path / "missing" / "plan.png"))
+    assert code == 2 and "--out:" in err and "does not exist" in err
+
+
+def test_a_full_disk_while_writing_the_result_exits_1_and_names_out(capsys, tmp_path,
+                                                                    monkeypatch):
+    import errno
+    import os
+
+    def full(fd, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", full)
+    code, _, err = run(capsys, "solve", "--paper", "--backend", "separate", "--out",
+                       str(tmp_path / "r.json"))
+    assert code == 1 and "cannot write: --out:" in err and "No space left" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["solve", "--problem", "p\0.toml"], "--problem"),
+    (["solve", "--problem", "{dir}"], "--problem"),
+    (["solve", "--problem", "{dir}/bad.json"], "--problem"),
+    (["solve", "--problem", "{dir}/deep.json"], "--problem"),
+    (["solve", "--problem", "{dir}/p.toml"], "--problem"),
+    (["solve", "--goods", "2", "--belief", "nan"], "--belief"),
+    (["solve", "--goods", "2", "--belief", "0.5", "--adverse-selection", "2"],
+     "--adverse-selection"),
+    (["solve", "--goods", "2", "--belief", "0.5", "--values", "beta:1e400:2"], "--values"),
+    (["solve", "--goods", "2", "--belief", "0.5", "--values", "samples:/dev/zero"], "--values"),
+    (["solve", "--goods", "2", "--belief", "0.5", "--values", "samples:{dir}/c.npy"],
+     "--values"),
+    (["solve", "--goods", "2", "--belief", "0.5", "--allocation=1,2"], "--allocation"),
+    (["solve", "--goods", "abc"], "--goods"),
+    (["solve", "--paper", "--set", "grid=" + "[" * 5000], "grid"),
+    (["evaluate", "{dir}/bad.json", "--paper"], "MENU"),
+    (["evaluate", "/dev/zero", "--paper"], "MENU"),
+    (["evaluate", "{dir}/m.json", "--paper", "--method", "bogus"], "--method"),
+    (["certify", "{dir}/deep.json", "--paper"], "MENU"),
+    (["certify", "{dir}/m.json", "--paper", "--upper", "nan"], "--upper"),
+    (["compare", "{dir}/m.json", "{dir}/bad.json", "--paper"], "CANDIDATE"),
+    (["plot", "{dir}/m.json", "--paper", "--out", "{dir}/file/x.png"], "--out"),
+])
+def test_bad_input_exits_2_naming_the_flag(capsys, tmp_path, argv, flag):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "bad.json").write_bytes(b'{"format": "\xff"}')
+    (tmp_path / "deep.json").write_text("[" * 50_000 + "]" * 50_000)
+    (tmp_path / "p.toml").write_text("goods = 2\nbelief = 'x'\n")
+    np.save(tmp_path / "c.npy", np.array([1j]))
+    save_menu(r2_two_goods(0.0).menu, tmp_path / "m.json")
+    code, _, err = run(capsys, *[a.replace("{dir}", str(tmp_path)) for a in argv])
+    assert code == 2 and flag in err and "Traceback" not in err
+
+
+def test_internal_errors_and_interrupts_print_one_line(capsys, monkeypatch):
+    import amm_opt.solving
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(amm_opt.solving, "solve", broken)
+    code, _, err = run(capsys, "solve", "--paper")
+    assert code == 1 and "internal error" in err and "TypeError: a bug" in err
+    monkeypatch.setenv("AMM_OPT_TRACEBACK", "1")
+    with pytest.raises(TypeError):
+        main(["solve", "--paper"])
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(amm_opt.solving, "solve", interrupted)
+    code, _, err = run(capsys, "solve", "--paper")
+    assert code == 130 and "interrupted" in err
+
+
+def test_json_output_is_strict_json_for_non_finite_numbers(capsys, tmp_path):
+    np.save(tmp_path / "one.npy", np.array([[0.5, 0.6]]))
+    save_menu(r2_two_goods(0.0).menu, tmp_path / "m.json")
+    for command in (["solve", "--backend", "separate"], ["evaluate", str(tmp_path / "m.json")]):
+        code, out, _ = run(capsys, *command, "--goods", "2", "--belief", "0.5,0.6", "--values",
+                           f"samples:{tmp_path / 'one.npy'}", "--json")
+        data = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+        assert code == 0 and "inf" in json.dumps(data)

@@ -86,7 +86,7 @@ def test_compare_exits_non_zero_on_a_regression(capsys, tmp_path):
     assert code == 1
     code, _, err = run(capsys, "compare", golden, str(tmp_path / "worse.json"),
                        "--profit-rtol", "-1")
-    assert code == 2 and "profit_rtol" in err
+    assert code == 2 and "--profit-rtol" in err
 
 
 def test_compare_menus_on_a_stored_problem_at_another_lambda(capsys, tmp_path):

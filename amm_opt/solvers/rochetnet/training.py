@@ -3,13 +3,12 @@ r"""RochetNet's training loop: samplers, schedules, validation, checkpoints (imp
 Only :mod:`amm_opt.solvers.rochetnet` imports this module, inside ``RochetNet.solve``, so that
 ``import amm_opt`` never loads torch; it knows the solver only through :class:`TrainingSettings`.
 The loop maximises the soft-choice profit of :mod:`.kernel` with Adam on fresh batches; every
-``eval_every`` steps it measures the *argmax* profit of the current menu on a fixed validation set
-(scrambled Sobol points of the value law, or the sample), keeps the best parameters, checks for
-NaN/inf, reports progress and may stop early. Everything that decides the trajectory
-(parameters, Adam moments, the generator state, the best-so-far bookkeeping) is a tensor or a
-plain number in the checkpoint, so a resumed run repeats an uninterrupted one bit for bit on the
-same device. A checkpoint's sha256, keys, shapes and dtypes are verified before resuming; a
-Ctrl-C writes a last checkpoint at the end of the current step.
+``eval_every`` steps it measures the *argmax* profit of the menu on fixed validation points
+(scrambled Sobol or the sample), keeps the best, checks for NaN/inf, reports and may stop early.
+Everything that decides the trajectory (parameters, Adam moments, the generator state, the
+best-so-far bookkeeping) is a tensor or a plain number in the checkpoint, so a resumed run
+repeats an uninterrupted one bit for bit on the same device. A checkpoint's sha256, keys, shapes
+and dtypes are checked before resuming; Ctrl-C writes a last checkpoint after the current step.
 """
 
 from __future__ import annotations
@@ -299,6 +298,12 @@ def load_checkpoint(path: Path, expected: str) -> dict[str, Any]:
     return data
 
 
+def _kind(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
+    return f"keys {sorted(map(str, x))}" if isinstance(x, dict) else f"a {type(x).__name__}"
+
+
 def _mismatch(data: Any, like: Any, name: str) -> str | None:
     """Where ``data`` differs from ``like`` in keys, types, shapes or dtypes (None: nowhere);
     a list ``like`` that is empty accepts any list."""
@@ -318,7 +323,7 @@ def _mismatch(data: Any, like: Any, name: str) -> str | None:
         ok = type(data) is type(like)
     if ok and isinstance(like, (dict, list, tuple)):
         return next((e for d, x, n in pairs if (e := _mismatch(d, x, n)) is not None), None)
-    return None if ok else f"{name} does not fit this run ({type(data).__name__})"
+    return None if ok else f"{name} has {_kind(data)}, expected {_kind(like)}"
 
 
 def _check_contents(path: Path, data: dict[str, Any], like: dict[str, Any], steps: int) -> None:
@@ -327,9 +332,8 @@ def _check_contents(path: Path, data: dict[str, Any], like: dict[str, Any], step
         i: {"step": torch.tensor(0.0), "exp_avg": like[k], "exp_avg_sq": like[k]}
         for i, k in enumerate(("theta", "price"))} if data.get("step") else {}
     problem = _mismatch(data, {**like, "checksum": ""}, "checkpoint")
-    history = data["history"] if problem is None else []
     if problem is None and not all(len(p) == 2 and type(p[0]) is int and
-                                   type(p[1]) in (int, float) for p in history):
+                                   type(p[1]) in (int, float) for p in data["history"]):
         problem = "its validation history is not a list of (step, profit)"
     if problem is None and not (0 <= data["step"] <= steps and data["stop_reason"] in
                                 ("steps", "callback", "early_stop", "time_limit")):
@@ -409,10 +413,8 @@ class _Trainer:
         rows = max(1, min(solver.chunk_size // items, solver.batch_size))
         self.ws = Workspace(rows, items, self.theta.detach(), compile=solver.torch_compile)
         self.lr_final = solver.lr if solver.lr_final is None else solver.lr_final
-        self.tau_final = solver.temperature if solver.temperature_final is None else \
-            solver.temperature_final
-        self.best_theta = self.theta.detach().clone()
-        self.best_price = self.price.detach().clone()
+        self.tau_final = solver.temperature_final or solver.temperature
+        self.best_theta, self.best_price = self.theta.detach().clone(), self.price.detach().clone()
         self.best_value, self.best_step, self.since_best = -math.inf, 0, 0
         self.step, self.elapsed_before, self.resumed_from = 0, 0.0, None
         self.history: list[tuple[int, float]] = []
@@ -464,10 +466,9 @@ class _Trainer:
                 "finished": done}
 
     def save(self, done: bool) -> None:
-        assert self.path is not None
         payload, buffer = self.payload(done), io.BytesIO()
         torch.save({**payload, "checksum": checksum(payload)}, buffer)
-        write_atomic(self.path, buffer.getvalue(), field="checkpoint_path")
+        write_atomic(self.path, buffer.getvalue(), field="checkpoint_path")  # type: ignore[arg-type]
         self.last_checkpoint = f"{self.path} (step {self.step})"
 
     def parameters_finite(self) -> bool:
@@ -564,8 +565,7 @@ class _Trainer:
             self.resume()
         self.bar = progress_bar(self.solver.progress, total=self.solver.steps,
                                 initial=self.step, desc="rochetnet", unit="step")
-        self.interval_start = self.step
-        self.start = time.perf_counter()
+        self.interval_start, self.start = self.step, time.perf_counter()
         at_boundary = True
         try:
             with _deferred_interrupt() as interrupt:
