@@ -1,61 +1,62 @@
-r"""The signed measure of MATH §2 and its conservative discretisation on grids (MATH §3).
+r"""The signed measure :math:`\mu` and its conservative discretisation on grids.
 
-For the linear update (:math:`\kappa = 1 - \lambda`) and a density :math:`f` on the box
-:math:`V = \prod_i [a_i, b_i]`, every feasible utility :math:`u` earns
+For the linear update (:math:`\kappa = 1 - \lambda`) and a density :math:`f` on
+:math:`V = \prod_i [a_i, b_i]`, every feasible utility earns :math:`\Pi(u) = \int_V u\,d\mu` with
 
 .. math::
 
-    \Pi(u) = \int_V u \, d\mu, \qquad
     d\mu = -\big[f + \kappa\,(n f + (v - c)\cdot\nabla f)\big]\,dv
            + \kappa f\,(b_i - c_i)\,dS_{\{v_i = b_i\}} + \kappa f\,(c_i - a_i)\,dS_{\{v_i = a_i\}}
            + \delta_c .
 
-:func:`discretize` splits :math:`\mu` cell by cell into non-negative parts
-:math:`\mu = \nu^+ - \nu^- + \delta_c` and places them conservatively: :math:`\nu^+` on the cell's
-vertices with multilinear interpolation weights (convexity gives
-:math:`\int_{cell} u\,d\nu^+ \le \sum_k w_k u(\text{vertex}_k)`), :math:`\nu^-` at its barycentre
-(Jensen gives :math:`\int_{cell} u\,d\nu^- \ge \nu^-(cell)\,u(\text{barycentre})`). Hence
-:math:`\int u\,d\mu \le \sum_k w_k u(\text{vertex}_k) - \sum_{cells} \nu^-(cell)\,u(\text{bary}) +
-u(c)` for every convex :math:`u`: the basis of the certified upper bounds (grid LP, transport).
-
-The split uses the product form of :math:`f`: with :math:`g_i(t) = (t - c_i) f_i'(t)`,
+:func:`discretize` splits :math:`\mu = \nu^+ - \nu^- + \delta_c` cell by cell and places
+:math:`\nu^+` on the cell's vertices (multilinear weights) and :math:`\nu^-` at its barycentre,
+so that for every convex :math:`u`
 
 .. math::
 
-    \nu^+ = \kappa \sum_i g_i^-(v_i) \prod_{l \ne i} f_l(v_l) + \text{faces}, \qquad
-    \nu^- = (1 + \kappa n) f + \kappa \sum_i g_i^+(v_i) \prod_{l \ne i} f_l(v_l),
+    \int u\,d\mu \le \sum_k w_k\,u(\text{vertex}_k)
+                     - \sum_{cells} \nu^-(cell)\,u(\text{bary}) + u(c).
 
-both non-negative (any such split is valid, this one need not be the minimal Jordan split), and
-every cell integral factorises into one-dimensional integrals. Those are computed by
-Gauss–Legendre rules on sub-intervals cut at :math:`c_i` and at the density's stationary points,
-where the integrands are smooth: exact for uniform and polynomial densities (Beta with integer
-parameters), with the estimated error reported in ``quadrature_error`` otherwise.
+The cell integrals factorise into one-dimensional ones, computed by Gauss rules on pieces that
+resolve each marginal and checked against exact integrals; the remaining error is reported in
+``quadrature_error``. See docs/model.md and docs/math/grid_lp.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import reduce
 from itertools import product as iter_product
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .distributions import Product
-from .errors import OptionError, UnsupportedProblemError
+from .errors import DistributionError, OptionError, UnsupportedProblemError
 from .menu import Menu
 from .problem import Problem
-from .regions import box_regions, integrate_simplices, triangulate
+from .regions import cell_simplices, integrate_simplices
 
 __all__ = ["AxisIntegrals", "GridMeasure", "SignedMeasure", "axis_integrals", "discretize",
-           "grid_axes", "signed_measure"]
+           "grid_axes", "interval_probability", "resolving_breaks", "signed_measure"]
 
 FloatArray = NDArray[np.float64]
 
 _GAUSS_ORDER = 20        # per smooth sub-interval: exact for polynomial densities of degree < 38
 _CHECK_ORDER = 10        # lower order used only to estimate the quadrature error
+# A piece of an axis is resolved when its Gauss integrals of f and g = (t - c) f' match the exact
+# ones to 1e-14 absolute (f is a probability density; g relative to its total variation) plus
+# 1e-12 relative: well above the ~1e-16 round-off of the exact values, far below any bound gap.
+_AXIS_ATOL = 1e-14
+_AXIS_RTOL = 1e-12
+_AXIS_CHECK_SLACK = 1e2   # looser test for the lower-order rule (it converges more slowly)
+_MAX_AXIS_REFINE = 40
+_MAX_AXIS_PIECES = 4096
 
 
 def _require_density(problem: Problem, what: str) -> Product:
@@ -80,11 +81,91 @@ def _require_density(problem: Problem, what: str) -> Product:
 
 
 # ---------------------------------------------------------------------------------------------
+# One-dimensional pieces that resolve a marginal
+# ---------------------------------------------------------------------------------------------
+# A piece resolves the density when its Gauss rule reproduces the piece's exact probability (from
+# the CDF) to _BREAK_ATOL plus _BREAK_RTOL of it, and the rule of two points fewer does within
+# _BREAK_CHECK_SLACK times that. CDF differences are accurate to ~1e-17, so 1e-14 per piece is
+# well above round-off, and at most _MAX_PIECES pieces resolve an axis to ~1e-11 in probability.
+# On a resolved piece Gauss rules converge spectrally (two points fewer cost a few orders at
+# most), while an unresolved one that matches by coincidence at one order does not at the other.
+_BREAK_ATOL = 1e-14
+_BREAK_RTOL = 1e-12
+_BREAK_CHECK_SLACK = 1e4
+_MAX_BREAK_DEPTH = 60    # bisections of one piece: 2^-60 of the box is below double resolution
+_MAX_PIECES = 256
+_BREAKS: WeakKeyDictionary[Any, dict[int, FloatArray]] = WeakKeyDictionary()
+
+
+def interval_probability(marginal: Any, lo: ArrayLike, hi: ArrayLike) -> FloatArray:
+    """``P(lo <= T <= hi)`` for a one-good marginal and arrays of interval ends, accurate in
+    both tails (above the median, differences of the survival function instead of the CDF)."""
+    lo = np.asarray(lo, dtype=np.float64)
+    hi = np.asarray(hi, dtype=np.float64)
+    upper = marginal.cdf1(lo) > 0.5
+    with np.errstate(invalid="ignore"):
+        out = np.where(upper, marginal.sf1(lo) - marginal.sf1(hi),
+                       marginal.cdf1(hi) - marginal.cdf1(lo))
+    return np.maximum(out, 0.0)
+
+
+def _resolved(marginal: Any, lo: FloatArray, hi: FloatArray, order: int) -> NDArray[np.bool_]:
+    exact = interval_probability(marginal, lo, hi)
+    tol = _BREAK_ATOL + _BREAK_RTOL * exact
+    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    ok = (mid <= lo) | (mid >= hi)                  # too small to split: accept
+    good = np.ones(len(lo), dtype=bool)
+    for q, slack in ((order, 1.0), (max(1, order - 2), _BREAK_CHECK_SLACK)):
+        nodes, weights = np.polynomial.legendre.leggauss(q)
+        t = mid[:, None] + half[:, None] * nodes[None, :]
+        quad = (marginal.pdf1(t.ravel()).reshape(t.shape) * weights).sum(axis=1) * half
+        good &= np.abs(quad - exact) <= slack * tol
+    return ok | good
+
+
+def resolving_breaks(marginal: Any, order: int = 12) -> FloatArray:
+    """Breakpoints of the marginal's interval on whose pieces an ``order``-point Gauss rule
+    resolves its density.
+
+    Bisects from the whole interval until every piece passes the test above (a rule that
+    misses a peak sees too little mass and fails it), then merges neighbours while the merged
+    piece still passes (bisection leaves runs of tail pieces that only failed as parts of a
+    peaked parent). Pieces left unresolved at the size cap stay; callers compare their
+    integrals with the exact probabilities. Cached per marginal and order.
+    """
+    cache = _BREAKS.setdefault(marginal, {})
+    if order in cache:
+        return cache[order].copy()
+    lo, hi = np.array([marginal.lower]), np.array([marginal.upper])
+    done: list[FloatArray] = []
+    for _ in range(0 if marginal.is_uniform else _MAX_BREAK_DEPTH):
+        ok = _resolved(marginal, lo, hi, order)
+        done.append(lo[ok])
+        lo, hi = lo[~ok], hi[~ok]
+        if lo.size == 0 or sum(d.size for d in done) + 2 * lo.size > _MAX_PIECES:
+            break
+        mid = 0.5 * (lo + hi)
+        lo, hi = np.concatenate([lo, mid]), np.concatenate([mid, hi])
+    breaks = np.unique(np.concatenate([*done, lo, [marginal.upper]]))
+    merged = [breaks[0]]
+    i = 1
+    while i < len(breaks):
+        j = i
+        while j + 1 < len(breaks) and _resolved(marginal, np.array([merged[-1]]),
+                                                 np.array([breaks[j + 1]]), order)[0]:
+            j += 1
+        merged.append(breaks[j])
+        i = j + 1
+    cache[order] = np.asarray(merged)
+    return cache[order].copy()
+
+
+# ---------------------------------------------------------------------------------------------
 # The continuous measure
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SignedMeasure:
-    r"""The signed measure :math:`\mu` of MATH §2 for one problem (density, linear update)."""
+    r"""The signed measure :math:`\mu` of one problem (density, linear update)."""
 
     problem: Problem
 
@@ -115,9 +196,10 @@ class SignedMeasure:
         Integration by parts gives :math:`\int u\,d\mu = \Pi(u) + u(c)` for every menu, so for
         menus with :math:`u(c) = 0` it is the expected profit.
         On each choice region :math:`u` is affine, so a Gauss rule on a triangulation of the
-        region is exact for uniform values and spectrally accurate for smooth densities. This is
-        independent of :func:`amm_opt.evaluate` (it integrates :math:`u`, not the profit) and is
-        what the measure-identity tests compare against.
+        region is exact for uniform values and spectrally accurate for smooth densities; the
+        regions are cut at the marginals' resolving breakpoints so that peaked densities are
+        resolved too. This is independent of :func:`amm_opt.evaluate` (it integrates
+        :math:`u`, not the profit) and is what the measure-identity tests compare against.
         """
         problem = self.problem
         x = np.asarray(menu.allocations)
@@ -126,7 +208,8 @@ class SignedMeasure:
         low, high = problem.value_low, problem.value_high
         total = float(menu.utility(np.asarray(problem.belief)[None, :])[0])  # the atom at c
 
-        simp, labels = triangulate(box_regions(x, p, low, high), n)
+        breaks = self._breaks(order)
+        simp, labels = cell_simplices(x, p, breaks)
 
         def interior(pts: FloatArray, rows: slice) -> FloatArray:
             flat = pts.reshape(-1, n)
@@ -139,6 +222,9 @@ class SignedMeasure:
             level = high[axis] if upper else low[axis]
             total += self._face_integral(menu, axis, upper, level, order)
         return total
+
+    def _breaks(self, order: int) -> list[FloatArray]:
+        return [resolving_breaks(m, order) for m in self._dist.marginals]
 
     def _face_integral(self, menu: Menu, axis: int, upper: bool, level: float,
                        order: int) -> float:
@@ -153,9 +239,8 @@ class SignedMeasure:
         # u restricted to the face is the menu with v_axis fixed: prices absorb level * x_axis.
         x_face = x[:, others]
         p_face = p - level * x[:, axis]
-        simp, labels = triangulate(
-            box_regions(x_face, p_face, problem.value_low[others], problem.value_high[others]),
-            n - 1)
+        breaks = self._breaks(order)
+        simp, labels = cell_simplices(x_face, p_face, [breaks[i] for i in others])
 
         def integrand(pts: FloatArray, rows: slice) -> FloatArray:
             k = labels[rows]
@@ -227,14 +312,52 @@ class AxisIntegrals:
 
 
 def axis_integrals(marginal: Any, c: float, breaks: FloatArray) -> AxisIntegrals:
-    """The one-dimensional cell integrals of ``marginal`` on the intervals of ``breaks``.
+    r"""The one-dimensional cell integrals of ``marginal`` on the intervals of ``breaks``.
 
     Each interval is cut at the belief coordinate ``c`` and at the density's stationary points
-    so that every piece is smooth, and integrated by Gauss–Legendre quadrature; a lower-order
-    rule on the same pieces estimates the error.
+    (where :math:`g^\pm` have kinks), and at the marginal's resolving breakpoints (pieces on
+    which a Gauss rule reproduces the exact probability, so peaked densities are resolved
+    whatever the grid). On every piece :math:`\int f` is known exactly from the CDF and
+    :math:`\int g = [(t - c) f]_{lo}^{hi} - \int f` by parts; pieces where the Gauss rule misses
+    either are bisected. The error estimate adds the difference to a lower-order rule and the
+    remaining misses of those two exact integrals.
     """
-    cuts = [t for t in [c, *marginal.stationary_points1()] if breaks[0] < t < breaks[-1]]
-    fine = np.unique(np.concatenate([breaks, np.asarray(cuts, dtype=np.float64)]))
+    lo_end, hi_end = float(breaks[0]), float(breaks[-1])
+    cuts = [t for t in [c, *marginal.stationary_points1()] if lo_end < t < hi_end]
+    resolved = resolving_breaks(marginal, _GAUSS_ORDER)
+    resolved = resolved[(resolved > lo_end) & (resolved < hi_end)]
+    fine = np.unique(np.concatenate([breaks, np.asarray(cuts, dtype=np.float64), resolved]))
+    rules = [np.polynomial.legendre.leggauss(q) for q in (_GAUSS_ORDER, _CHECK_ORDER)]
+
+    def exact_and_gauss(fine: FloatArray, rule: int) -> tuple[FloatArray, FloatArray,
+                                                              FloatArray, FloatArray]:
+        nodes, weights = rules[rule]
+        lo, hi = fine[:-1], fine[1:]
+        mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+        t = mid[:, None] + half[:, None] * nodes[None, :]
+        w = half[:, None] * weights[None, :]
+        qf = (marginal.pdf1(t.ravel()).reshape(t.shape) * w).sum(axis=1)
+        qg = ((t - c) * marginal.dpdf1(t.ravel()).reshape(t.shape) * w).sum(axis=1)
+        ef = interval_probability(marginal, lo, hi)
+        eg = (hi - c) * marginal.pdf1(hi) - (lo - c) * marginal.pdf1(lo) - ef
+        return qf, qg, ef, eg
+
+    def misses(fine: FloatArray, rule: int, slack: float) -> tuple[NDArray[np.bool_], float]:
+        qf, qg, ef, eg = exact_and_gauss(fine, rule)
+        g_scale = max(1.0, float(np.abs(eg).sum()))
+        bad = (np.abs(qf - ef) > slack * (_AXIS_ATOL + _AXIS_RTOL * ef)) | \
+              (np.abs(qg - eg) > slack * (_AXIS_ATOL * g_scale + _AXIS_RTOL * np.abs(eg)))
+        return bad, float(np.abs(qf - ef).sum() + np.abs(qg - eg).sum())
+
+    for _ in range(_MAX_AXIS_REFINE):
+        # Both rules must match the exact integrals (the lower one within a looser factor), so
+        # that their difference below is a faithful error estimate, not an artefact of a rule
+        # that does not resolve the piece.
+        bad = misses(fine, 0, 1.0)[0] | misses(fine, 1, _AXIS_CHECK_SLACK)[0]
+        if not bad.any() or len(fine) + bad.sum() > _MAX_AXIS_PIECES:
+            break
+        fine = np.unique(np.concatenate([fine, 0.5 * (fine[:-1] + fine[1:])[bad]]))
+    miss = misses(fine, 0, 1.0)[1]
     parent = np.searchsorted(breaks, fine[:-1], side="right") - 1     # interval of each piece
 
     def pieces(order: int) -> FloatArray:
@@ -257,10 +380,16 @@ def axis_integrals(marginal: Any, c: float, breaks: FloatArray) -> AxisIntegrals
 
     hi_order = pieces(_GAUSS_ORDER)
     lo_order = pieces(_CHECK_ORDER)
+    error = float(np.abs(hi_order - lo_order).sum()) + miss
+    if not (np.all(np.isfinite(hi_order)) and math.isfinite(error)):
+        raise DistributionError(
+            "its density or derivative is not finite on the grid, so the measure cannot be "
+            "placed", field="values", value=marginal,
+            allowed="a marginal with a finite density and derivative on the box")
     return AxisIntegrals(
         hat_f=hi_order[:, 0:2], f_total=hi_order[:, 0] + hi_order[:, 1], t_f=hi_order[:, 2],
         hat_gneg=hi_order[:, 3:5], gpos_total=hi_order[:, 5], t_gpos=hi_order[:, 6],
-        error=float(np.abs(hi_order - lo_order).sum()))
+        error=error)
 
 
 def _outer(factors: Sequence[FloatArray]) -> FloatArray:

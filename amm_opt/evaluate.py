@@ -1,27 +1,24 @@
-r"""Exact, quadrature, quasi-Monte-Carlo and sample-mean profit of a menu (the lower bound).
-
-The expected profit of a menu on a problem is
+r"""Expected profit of a menu (the lower bound): exact, quadrature, QMC or sample mean.
 
 .. math::
 
-    \Pi = \int_V \big(p_{k^*(v)} - x_{k^*(v)} \cdot c'(v)\big) f(v)\, dv
-        = \sum_k \int_{R_k} (p_k - x_k \cdot c'(v)) f(v)\, dv,
+    \Pi = \sum_k \int_{R_k} (p_k - x_k \cdot c'(v)) f(v)\, dv, \qquad
+    R_k = \{v \in V : v \cdot x_k - p_k \ge v \cdot x_j - p_j \;\forall j\}.
 
-where :math:`R_k = \{v \in V : v \cdot x_k - p_k \ge v \cdot x_j - p_j \;\forall j\}` is the convex
-polytope of types choosing item ``k``. For ``goods <= 3`` the polytopes are computed exactly (as the
-facets of the epigraph of :math:`u` over the box, by Qhull's half-space intersection) and
-triangulated. With a uniform density and the linear update the profit on a simplex is
-``vol * (p - x . c'(centroid))``: exact. Otherwise a collapsed Gauss rule of high order integrates
-on each simplex, and the difference to the rule of two orders less is the error estimate.
-More goods use scrambled Sobol points with independent replications (a confidence interval);
-``Samples`` use the plain sample mean.
+Items no type in ``V`` prefers are dropped first. For ``goods <= 3`` the polytopes ``R_k`` are
+computed exactly and triangulated. Uniform values with the linear update integrate in closed form
+(``exact``). Other densities are integrated on cells cut at each marginal's resolving breakpoints
+(pieces on which a Gauss rule reproduces the exact probability), with a Gauss rule and an error
+estimate (``quadrature``); an estimate that cannot be trusted falls back to ``qmc``. More goods
+use scrambled Sobol points (``qmc``), ``Samples`` the sample mean. See docs/math/evaluation.md.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import product as iter_product
 from typing import Any
 
 import numpy as np
@@ -29,23 +26,52 @@ from numpy.typing import NDArray
 from scipy import stats
 from scipy.stats import qmc
 
+from . import limits
+from .discretisation import interval_probability, resolving_breaks
 from .distributions import Product, Samples
-from .errors import AmmOptWarning, OptionError, UnsupportedProblemError
+from .errors import AmmOptWarning, OptionError, ResourceLimitError, UnsupportedProblemError
 from .menu import Menu, require_problem_and_menu
 from .problem import Problem
-from .regions import Region, box_regions, integrate_simplices, simplex_volumes, triangulate
+from .regions import (
+    LABEL_RTOL,
+    TILING_RTOL,
+    AxisRule,
+    CellQuadrature,
+    Region,
+    axis_rule,
+    box_regions,
+    cell_quadrature,
+    check_labels,
+    relevant_items,
+    simplex_volumes,
+    triangulate,
+    unique_items,
+)
 
-__all__ = ["Evaluation", "Region", "evaluate", "menu_regions"]
+__all__ = ["Evaluation", "Region", "estimate_memory", "evaluate", "menu_regions"]
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
 
 _METHODS = ("auto", "exact", "quadrature", "qmc", "sample-mean")
 _MAX_POLYTOPE_GOODS = 3
-# A region whose volume is below this fraction of the box is numerically a boundary piece.
-_VOLUME_RTOL = 1e-13
-# Regions must tile the box; a mismatch above this relative level means Qhull merged or lost
-# facets (near-duplicate items), and we fall back to QMC rather than report a wrong number.
-_TILING_RTOL = 1e-9
+
+
+# Quadrature error relative to the profit scale S (largest |p_k - x_k . c'(v)| of a relevant
+# item on the box): above _QUAD_TARGET_RTOL the cells are refined once; above _QUAD_ACCEPT_RTOL
+# the estimate is not trusted and QMC (with a confidence interval) is used instead. Bounds are
+# compared at a relative 1e-9 and gaps are rarely below 1e-6, so 1e-7 of S is a negligible error.
+_QUAD_TARGET_RTOL = 1e-9
+_QUAD_ACCEPT_RTOL = 1e-7
+# Elements of one (points x items) block in the Monte-Carlo paths (16 MiB of float64), and the
+# Sobol points drawn at a time.
+_CHUNK_ELEMENTS = 1 << 21
+_SOBOL_BLOCK = 1 << 16
+# Bytes per relevant item of the exact geometry (Qhull's half-space intersection, the Region
+# objects, the triangulation and its quadrature blocks), measured on menus whose items are all
+# active (2-D: ~2.6 kB, 3-D: ~20 kB per item at 10^5 items) with a factor 2 of margin.
+_GEOMETRY_BYTES_PER_ITEM = {1: 1_000, 2: 6_000, 3: 40_000}
+_FIXED_BYTES = 64 * 2**20     # quadrature and choice blocks, whatever the menu size
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,9 @@ class Evaluation:
         0 for ``exact``; the quadrature error estimate for ``quadrature``; the standard error for
         ``qmc`` and ``sample-mean``.
     method : str
-        ``exact``, ``quadrature``, ``qmc`` or ``sample-mean``.
+        ``exact``, ``quadrature``, ``qmc`` or ``sample-mean``: the method actually used (a
+        quadrature that could not be trusted reports ``qmc``, with the reason in
+        ``details['fallback']``).
     item_probability : array of shape (K,)
         Probability that each item is chosen.
     item_profit : array of shape (K,)
@@ -68,7 +96,7 @@ class Evaluation:
     confidence_interval : (float, float)
         95% interval for Monte-Carlo methods; ``(profit - stderr, profit + stderr)`` otherwise.
     details : dict
-        Method-specific numbers (points, replications, quadrature orders, ...).
+        Method-specific numbers (points, replications, quadrature orders, cells, ...).
     """
 
     profit: float
@@ -87,8 +115,8 @@ class Evaluation:
 def menu_regions(problem: Problem, menu: Menu) -> list[Region]:
     """Exact choice regions of ``menu`` on ``problem``'s value box (``goods <= 3``).
 
-    Regions of zero volume are dropped; duplicated items keep their first occurrence.
-    Raises :class:`UnsupportedProblemError` for more goods.
+    Regions of zero volume and items no type prefers are dropped; duplicated items keep their
+    first occurrence. Raises :class:`UnsupportedProblemError` for more goods.
     """
     n = problem.goods
     if n > _MAX_POLYTOPE_GOODS:
@@ -98,86 +126,166 @@ def menu_regions(problem: Problem, menu: Menu) -> list[Region]:
                        problem.value_low, problem.value_high)
 
 
-def _integrate_items(problem: Problem, menu: Menu, simp: FloatArray, labels: NDArray[np.intp],
-                     order: int) -> tuple[FloatArray, FloatArray]:
-    """Per-item probability and profit by a Gauss rule of the given order on every simplex."""
-    dist = problem.distribution
-    assert isinstance(dist, Product)
+# ---------------------------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------------------------
+def estimate_memory(problem: Problem, menu: Menu, method: str = "auto",
+                    qmc_points: int = 1 << 15) -> int:
+    """Bytes an evaluation of ``menu`` on ``problem`` plans to hold at once (an upper estimate).
+
+    The exact geometry grows with the number of items that some type may choose; Monte-Carlo
+    methods work in blocks of points and items, so only the menu-sized arrays grow.
+    """
+    chosen = _resolve_method(problem, method)
     x = np.asarray(menu.allocations)
-    p = np.asarray(menu.prices)
-    n = problem.goods
+    k = len(relevant_items(x, np.asarray(menu.prices), problem.value_low, problem.value_high))
+    menu_bytes = 8 * menu.size * (problem.goods + 1) * 6      # copies, |x|, masks, index maps
+    if chosen in ("exact", "quadrature"):
+        return int(_FIXED_BYTES + menu_bytes + _GEOMETRY_BYTES_PER_ITEM[problem.goods] * k)
+    if chosen == "qmc":
+        return int(_FIXED_BYTES + menu_bytes + 8 * problem.goods * 4 * _SOBOL_BLOCK)
+    m = len(np.asarray(problem.distribution.values))                   # type: ignore[union-attr]
+    return int(_FIXED_BYTES + menu_bytes + 8 * m * 4)
 
-    def integrand(pts: FloatArray, rows: slice) -> FloatArray:
-        flat = pts.reshape(-1, n)
-        dens = dist.pdf(flat).reshape(pts.shape[:2])
-        item = labels[rows]
-        post = problem.posterior(flat).reshape(pts.shape)
-        gain = p[item][:, None] - np.einsum("sqn,sn->sq", post, x[item])
-        return np.stack([dens, dens * gain], axis=-1)
 
-    per_simplex = integrate_simplices(simp, integrand, order, n_out=2)
-    prob = np.bincount(labels, weights=per_simplex[:, 0], minlength=menu.size)
-    profit = np.bincount(labels, weights=per_simplex[:, 1], minlength=menu.size)
+# ---------------------------------------------------------------------------------------------
+# Exact geometry and integration (goods <= 3)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _Geometry:
+    simp: FloatArray
+    labels: IntArray           # indices into the reduced menu
+    details: dict[str, Any]
+
+
+def _geometry(problem: Problem, x: FloatArray, p: FloatArray) -> _Geometry | str:
+    """Verified triangulation of the choice regions, or the reason it cannot be trusted."""
+    low, high = problem.value_low, problem.value_high
+    regions = box_regions(x, p, low, high)
+    simp, labels = triangulate(regions, problem.goods)
+    box_volume = float(np.prod(high - low))
+    volumes = simplex_volumes(simp)
+    tiled = float(volumes.sum())
+    if abs(tiled - box_volume) > TILING_RTOL * box_volume:
+        return (f"the exact choice regions cover {tiled / box_volume:.12g} of the value box "
+                "(near-duplicate items?)")
+    keep = volumes > 0.0                       # exactly flat pieces carry nothing
+    simp, labels = simp[keep], labels[keep]
+    worst, checked, total = check_labels(simp, labels, x, p)
+    if worst > LABEL_RTOL:
+        return (f"a region's item is below the best utility by {worst:.3g} (relative) at one of "
+                "its vertices")
+    details = {"regions": len(regions), "simplices": len(simp),
+               "tiling_error": abs(tiled - box_volume) / box_volume,
+               "vertices_checked": f"{checked} of {total}"}
+    return _Geometry(simp, labels, details)
+
+
+def _gain_bound(problem: Problem, x: FloatArray, p: FloatArray) -> FloatArray:
+    """Largest |p_k - x_k . c'(v)| of each item over the box (at its vertices and centre)."""
+    low, high = problem.value_low, problem.value_high
+    corners = np.array(list(iter_product(*zip(low, high, strict=True))))
+    pts = np.vstack([corners, 0.5 * (low + high)])
+    post = problem.posterior(pts)                                    # (2^n + 1, n)
+    # For the linear update the gain is affine in v, so its extremes are at the vertices.
+    return np.abs(p[None, :] - post @ x.T).max(axis=0)
+
+
+def _exact_integral(problem: Problem, geo: _Geometry, x: FloatArray,
+                    p: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Uniform density, linear posterior: the integrand is affine on each simplex, so volume
+    times its value at the centroid is exact."""
+    box_volume = float(np.prod(problem.value_high - problem.value_low))
+    centroid = geo.simp.mean(axis=1)
+    mass = simplex_volumes(geo.simp) / box_volume
+    gain = p[geo.labels] - np.einsum("sn,sn->s", problem.posterior(centroid), x[geo.labels])
+    prob = np.bincount(geo.labels, weights=mass, minlength=len(p))
+    profit = np.bincount(geo.labels, weights=mass * gain, minlength=len(p))
     return prob, profit
 
 
-def _polytope_evaluation(problem: Problem, menu: Menu, method: str,
-                         order: int) -> Evaluation | None:
-    regions = menu_regions(problem, menu)
-    simp, labels = triangulate(regions, problem.goods)
-    box_volume = float(np.prod(problem.value_high - problem.value_low))
-    volumes = simplex_volumes(simp)
-    tiled = volumes.sum()
-    if abs(tiled - box_volume) > _TILING_RTOL * box_volume:
-        return None
-    keep = volumes > _VOLUME_RTOL * box_volume
-    simp, labels, volumes = simp[keep], labels[keep], volumes[keep]
-    details: dict[str, Any] = {"regions": len(regions), "simplices": len(simp),
-                               "tiling_error": float(abs(tiled - box_volume) / box_volume)}
-    x = np.asarray(menu.allocations)
-    p = np.asarray(menu.prices)
+def _axis(marginal: Any, breaks: FloatArray, orders: tuple[int, int]) -> AxisRule:
+    """Gauss data of one axis's pieces, with their exact probabilities from the CDF."""
+    return axis_rule(marginal, breaks, orders,
+                     interval_probability(marginal, breaks[:-1], breaks[1:]))
+
+
+def _polytope_evaluation(problem: Problem, x: FloatArray, p: FloatArray, method: str,
+                         order: int) -> tuple[FloatArray, FloatArray, float, str,
+                                              dict[str, Any]] | str:
+    """(prob, profit, error, method, details) on the reduced menu, or why it cannot be trusted."""
     if method == "exact":
-        # Uniform density and linear posterior: the integrand is affine on each simplex, so
-        # volume times its value at the centroid is exact.
-        centroid = simp.mean(axis=1)
-        mass = volumes / box_volume
-        gain = p[labels] - np.einsum("sn,sn->s", problem.posterior(centroid), x[labels])
-        prob = np.bincount(labels, weights=mass, minlength=menu.size)
-        profit = np.bincount(labels, weights=mass * gain, minlength=menu.size)
-        total = float(profit.sum())
-        return Evaluation(total, 0.0, "exact", prob, profit, (total, total), details)
-    prob_hi, profit_hi = _integrate_items(problem, menu, simp, labels, order)
-    _, profit_lo = _integrate_items(problem, menu, simp, labels, max(2, order - 2))
-    total = float(profit_hi.sum())
-    err = float(abs(total - profit_lo.sum()))
-    details.update(order=order, check_order=max(2, order - 2),
-                   probability_total=float(prob_hi.sum()))
-    return Evaluation(total, err, "quadrature", prob_hi, profit_hi, (total - err, total + err),
-                      details)
+        geo = _geometry(problem, x, p)
+        if isinstance(geo, str):
+            return geo
+        prob, profit = _exact_integral(problem, geo, x, p)
+        return prob, profit, 0.0, "exact", dict(geo.details)
+    details: dict[str, Any] = {}
+    dist = problem.distribution
+    assert isinstance(dist, Product)
+    gain_bound = _gain_bound(problem, x, p)
+    scale = float(gain_bound.max()) if len(gain_bound) else 0.0
+    # Round-off floor: the gains are differences of terms of size |p| + |x| |c'|, so an error
+    # of a few thousand ulps of those is round-off, whatever the profit scale (which can be 0).
+    reach = np.abs(problem.posterior(np.vstack([problem.value_low, problem.value_high]))).max(0)
+    floor = 1e3 * np.finfo(np.float64).eps * float((np.abs(p) + np.abs(x) @ reach).max())
+    breaks = [resolving_breaks(m, order) for m in dist.marginals]
+    orders = (order, max(2, order - 2))
+
+    def run(breaks: list[FloatArray]) -> CellQuadrature | str:
+        axes = [_axis(m, b, orders) for m, b in zip(dist.marginals, breaks, strict=True)]
+        return cell_quadrature(problem, x, p, axes, orders, gain_bound)
+
+    quad = run(breaks)
+    refined = False
+    if not isinstance(quad, str) and quad.error > _QUAD_TARGET_RTOL * scale + floor:
+        finer = [np.unique(np.concatenate([b, 0.5 * (b[1:] + b[:-1])])) for b in breaks]
+        again = run(finer)
+        if not isinstance(again, str) and again.error < quad.error:
+            quad, refined = again, True
+    if isinstance(quad, str):
+        return quad
+    details.update(quad.details, order=order, check_order=max(2, order - 2), refined=refined,
+                   probability_total=float(quad.prob.sum()))
+    if not quad.error <= _QUAD_ACCEPT_RTOL * scale + floor:
+        return (f"the quadrature error estimate {quad.error:.3g} exceeds {_QUAD_ACCEPT_RTOL:g} "
+                f"of the profit scale {scale:.3g}")
+    return quad.prob, quad.profit, quad.error, "quadrature", details
 
 
 # ---------------------------------------------------------------------------------------------
 # Monte-Carlo style methods
 # ---------------------------------------------------------------------------------------------
-def _outcomes(problem: Problem, menu: Menu, v: FloatArray) -> tuple[NDArray[np.intp], FloatArray]:
-    choice = menu.choose(v, problem)
-    x = np.asarray(menu.allocations)[choice]
-    gain = np.asarray(menu.prices)[choice] - np.einsum("mn,mn->m", problem.posterior(v), x)
-    return choice, gain
+def _accumulate(problem: Problem, menu: Menu, v: FloatArray, prob: FloatArray,
+                item_profit: FloatArray) -> tuple[float, float]:
+    """Add the choices of the types ``v`` to ``prob``/``item_profit``; (sum, sum of squares)."""
+    total, squares = 0.0, 0.0
+    step = max(1, _CHUNK_ELEMENTS // max(1, menu.size))
+    x = np.asarray(menu.allocations)
+    p = np.asarray(menu.prices)
+    for s in range(0, len(v), step):
+        block = v[s:s + step]
+        choice = menu.choose(block, problem)
+        gain = p[choice] - np.einsum("mn,mn->m", problem.posterior(block), x[choice])
+        prob += np.bincount(choice, minlength=menu.size)
+        item_profit += np.bincount(choice, weights=gain, minlength=menu.size)
+        total += float(gain.sum())
+        squares += float((gain * gain).sum())
+    return total, squares
 
 
 def _sample_mean(problem: Problem, menu: Menu) -> Evaluation:
     dist = problem.distribution
     assert isinstance(dist, Samples)
     v = np.asarray(dist.values)
-    choice, gain = _outcomes(problem, menu, v)
     m = len(v)
-    profit = float(gain.mean())
-    stderr = float(gain.std(ddof=1) / math.sqrt(m)) if m > 1 else math.inf
-    prob = np.bincount(choice, minlength=menu.size) / m
-    item_profit = np.bincount(choice, weights=gain, minlength=menu.size) / m
+    prob, item_profit = np.zeros(menu.size), np.zeros(menu.size)
+    total, squares = _accumulate(problem, menu, v, prob, item_profit)
+    profit = total / m
+    var = max(squares - m * profit * profit, 0.0) / (m - 1) if m > 1 else math.inf
+    stderr = math.sqrt(var / m)
     half = 1.96 * stderr
-    return Evaluation(profit, stderr, "sample-mean", prob, item_profit,
+    return Evaluation(profit, stderr, "sample-mean", prob / m, item_profit / m,
                       (profit - half, profit + half), {"samples": m})
 
 
@@ -186,18 +294,22 @@ def _qmc(problem: Problem, menu: Menu, points: int, replications: int, seed: int
     assert isinstance(dist, Product)
     m_log2 = max(1, math.ceil(math.log2(points)))
     n_pts = 1 << m_log2
+    block = min(n_pts, _SOBOL_BLOCK)
     seeds = np.random.SeedSequence(seed).spawn(replications)
     estimates = np.empty(replications)
     prob = np.zeros(menu.size)
     item_profit = np.zeros(menu.size)
     for r, ss in enumerate(seeds):
-        u = qmc.Sobol(problem.goods, scramble=True, seed=np.random.default_rng(ss)).random_base2(
-            m_log2)
-        v = dist.ppf(u)
-        choice, gain = _outcomes(problem, menu, v)
-        estimates[r] = gain.mean()
-        prob += np.bincount(choice, minlength=menu.size)
-        item_profit += np.bincount(choice, weights=gain, minlength=menu.size)
+        engine = qmc.Sobol(problem.goods, scramble=True, seed=np.random.default_rng(ss))
+        total = 0.0
+        with warnings.catch_warnings():
+            # Equal power-of-2 blocks add up to the same 2^m points (balance kept): only the
+            # running totals are not powers of 2, which is what scipy would warn about.
+            warnings.filterwarnings("ignore", message="The balance properties")
+            for _ in range(n_pts // block):
+                v = dist.ppf(engine.random(block))
+                total += _accumulate(problem, menu, v, prob, item_profit)[0]
+        estimates[r] = total / n_pts
     total_pts = n_pts * replications
     profit = float(estimates.mean())
     stderr = float(estimates.std(ddof=1) / math.sqrt(replications))
@@ -237,8 +349,15 @@ def _resolve_method(problem: Problem, method: str) -> str:
     return method
 
 
+def _expand(values: FloatArray, index: IntArray, size: int) -> FloatArray:
+    out = np.zeros(size)
+    np.add.at(out, index, values)
+    return out
+
+
 def evaluate(problem: Problem, menu: Menu, *, method: str = "auto", quadrature_order: int = 12,
-             qmc_points: int = 1 << 15, qmc_replications: int = 8, seed: int = 0) -> Evaluation:
+             qmc_points: int = 1 << 15, qmc_replications: int = 8, seed: int = 0,
+             memory_limit: int | None = None) -> Evaluation:
     r"""Expected market-maker profit of ``menu`` on ``problem``.
 
     .. math::
@@ -253,14 +372,23 @@ def evaluate(problem: Problem, menu: Menu, *, method: str = "auto", quadrature_o
     method : {'auto', 'exact', 'quadrature', 'qmc', 'sample-mean'}
         ``auto``: ``exact`` for uniform values with the linear update and ``goods <= 3``;
         ``quadrature`` for other densities with ``goods <= 3``; ``qmc`` beyond; ``sample-mean``
-        for ``Samples``.
+        for ``Samples``. When the exact regions fail their checks or the quadrature's error
+        estimate is not small, ``exact``/``quadrature`` warn and fall back to ``qmc``
+        (``Evaluation.method`` says ``qmc``; ``details['fallback']`` says why).
     quadrature_order : int
-        Gauss points per direction on each simplex. The error estimate is the difference to
-        the rule with two points fewer (spectral convergence makes it pessimistic).
+        Gauss points per direction on each piece. The error estimate is the difference to the
+        rule with two points fewer plus each cell's probability error (against the exact
+        probability from the marginal CDFs) times the largest gain there.
     qmc_points, qmc_replications : int
         Sobol points per replication (rounded up to a power of 2) and independent scramblings.
     seed : int
         Seed of the QMC scramblings.
+    memory_limit : int, optional
+        Most bytes the evaluation may plan to use (default :func:`amm_opt.limits.memory_limit`:
+        ``AMM_OPT_MEMORY_LIMIT`` or 60% of the machine's memory). The
+        estimate (:func:`estimate_memory`) is made before anything large is allocated; above
+        the limit an explicit method raises :class:`ResourceLimitError` stating both, and
+        ``auto`` uses chunked QMC instead of the exact geometry.
 
     Returns
     -------
@@ -280,15 +408,58 @@ def evaluate(problem: Problem, menu: Menu, *, method: str = "auto", quadrature_o
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
             raise OptionError("must be an integer", field=name, value=val,
                               allowed=f"an integer >= {lo}")
+    if memory_limit is None:
+        memory_limit = limits.memory_limit()
+    if (isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer))
+            or memory_limit <= 0):
+        raise OptionError("must be a positive number of bytes", field="memory_limit",
+                          value=memory_limit, allowed="an integer > 0, e.g. 8 * 2**30")
     menu.check_fits(problem)
     chosen = _resolve_method(problem, method)
-    if chosen == "sample-mean":
-        return _sample_mean(problem, menu)
+    fallback: str | None = None
+    need = estimate_memory(problem, menu, chosen, int(qmc_points))
+    if need > memory_limit:
+        if method == "auto" and chosen in ("exact", "quadrature"):
+            fallback = (f"the exact geometry needs an estimated {limits.format_bytes(need)}, "
+                        f"above the memory_limit of {limits.format_bytes(memory_limit)}")
+            chosen = "qmc"
+            need = estimate_memory(problem, menu, "qmc", int(qmc_points))
+        if need > memory_limit:
+            raise ResourceLimitError(
+                f"the evaluation would need an estimated {limits.format_bytes(need)} "
+                f"({menu.size} items), above the limit of {limits.format_bytes(memory_limit)}",
+                field="memory_limit", value=int(memory_limit),
+                allowed="a larger memory_limit (or AMM_OPT_MEMORY_LIMIT), fewer items, or "
+                        "method='qmc' (works in blocks)")
+
+    x_all = np.asarray(menu.allocations)
+    p_all = np.asarray(menu.prices)
+    # Items no type in the value box prefers are never chosen: drop them before anything else
+    # (duplicates keep their first occurrence).
+    index = relevant_items(x_all, p_all, problem.value_low, problem.value_high)
+    index = index[unique_items(x_all[index], p_all[index])]
+    x, p = x_all[index], p_all[index]
+
     if chosen in ("exact", "quadrature"):
-        result = _polytope_evaluation(problem, menu, chosen, int(quadrature_order))
-        if result is not None:
-            return result
-        warnings.warn("the exact choice regions did not tile the value box (near-duplicate "
-                      "items?); falling back to quasi-Monte Carlo with a confidence interval",
+        out = _polytope_evaluation(problem, x, p, chosen, int(quadrature_order))
+        if not isinstance(out, str):
+            prob, profit, err, used, details = out
+            total = float(profit.sum())
+            return Evaluation(total, err, used, _expand(prob, index, menu.size),
+                              _expand(profit, index, menu.size), (total - err, total + err),
+                              details)
+        fallback = out
+        warnings.warn(f"{out}; falling back to quasi-Monte Carlo with a confidence interval",
                       AmmOptWarning, stacklevel=2)
-    return _qmc(problem, menu, int(qmc_points), int(qmc_replications), int(seed))
+    sub = Menu(x, p)
+    if sub.size > len(index):      # Menu appended a no-trade item: it is the menu's no-trade
+        index = np.append(index, menu.no_trade_index)
+    if chosen == "sample-mean":
+        ev = _sample_mean(problem, sub)
+    else:
+        ev = _qmc(problem, sub, int(qmc_points), int(qmc_replications), int(seed))
+    details = dict(ev.details)
+    if fallback is not None:
+        details["fallback"] = fallback
+    return replace(ev, item_probability=_expand(ev.item_probability, index, menu.size),
+                   item_profit=_expand(ev.item_profit, index, menu.size), details=details)

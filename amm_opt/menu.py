@@ -28,10 +28,20 @@ __all__ = ["Menu", "require_problem_and_menu"]
 
 FloatArray = NDArray[np.float64]
 
-# Relative tolerance for "this item ties with the best one": utilities are O(|v||x|), so 1e-12
-# of that scale is far below any economically meaningful difference and above float round-off.
+# "Item k ties with the best item j at v" when u_k(v) >= u_j(v) - tol with
+# tol = _TIE_RTOL * (1 + |v|.|x_k| + |p_k| + |v|.|x_j| + |p_j|): the round-off of each utility is
+# a few ulps of the size of its own terms, so the tolerance scales with the two items compared
+# and not with the largest price on the menu (an unaffordable item priced at 1e15 would otherwise
+# make every item "tie"). 1e-12 of that size is far above round-off and far below any
+# economically meaningful difference.
 _TIE_RTOL = 1e-12
-_CHUNK = 1 << 16  # rows per block so that (rows x items) work arrays stay bounded in memory
+# Elements per (rows x items) work array in ``choose`` and ``utility``: 2^21 float64 values are
+# 16 MiB, and ``choose`` holds about six such arrays at once.
+_CHUNK_ELEMENTS = 1 << 21
+
+
+def _rows_per_block(items: int) -> int:
+    return max(1, _CHUNK_ELEMENTS // max(1, items))
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,34 +144,39 @@ class Menu:
         r"""Trader utility :math:`u(v) = \max_k v \cdot x_k - p_k`, shape (m,)."""
         v = self._points(v)
         out = np.empty(v.shape[0])
-        for s in range(0, v.shape[0], _CHUNK):
-            out[s:s + _CHUNK] = self.utilities(v[s:s + _CHUNK]).max(axis=1)
+        step = _rows_per_block(self.size)
+        for s in range(0, v.shape[0], step):
+            out[s:s + step] = self.utilities(v[s:s + step]).max(axis=1)
         return out
 
     def choose(self, v: ArrayLike, problem: Problem | None = None) -> NDArray[np.intp]:
         """Index of the chosen item for each type ``v`` (shape (m, goods)) → (m,).
 
-        Ties (within a relative 1e-12) go to the item with the highest market-maker profit
-        under ``problem``'s posterior (if given), then to the lowest index.
+        Items within a relative 1e-12 of the best utility (relative to the size of the two
+        utilities' terms) tie; ties go to the item with the highest market-maker profit under
+        ``problem``'s posterior (if given), then to the lowest index. Works in blocks of rows so
+        that the (rows x items) arrays stay bounded in memory.
         """
         v = self._points(v)
         out = np.empty(v.shape[0], dtype=np.intp)
         x = np.asarray(self.allocations)
         p = np.asarray(self.prices)
-        scale = 1.0 + np.abs(x).sum(axis=1).max() * (1.0 + np.abs(v).max(initial=0.0)) + \
-            np.abs(p).max()
-        tol = _TIE_RTOL * scale
-        for s in range(0, v.shape[0], _CHUNK):
-            block = v[s:s + _CHUNK]
+        absx, absp = np.abs(x), np.abs(p)
+        step = _rows_per_block(self.size)
+        for s in range(0, v.shape[0], step):
+            block = v[s:s + step]
             util = block @ x.T - p
-            best = util.max(axis=1, keepdims=True)
-            tied = util >= best - tol
+            size = np.abs(block) @ absx.T + absp                       # terms of each utility
+            best = util.argmax(axis=1)
+            rows = np.arange(len(block))
+            tol = _TIE_RTOL * (1.0 + size + size[rows, best][:, None])
+            tied = util >= util[rows, best][:, None] - tol
             if problem is None:
-                score = np.where(tied, -np.arange(self.size)[None, :], -np.inf)
-            else:
-                profit = p[None, :] - problem.posterior(block) @ x.T
-                score = np.where(tied, profit, -np.inf)
-            out[s:s + _CHUNK] = np.argmax(score, axis=1)  # argmax picks the lowest index on ties
+                out[s:s + step] = np.argmax(tied, axis=1)             # lowest tied index
+                continue
+            profit = p[None, :] - problem.posterior(block) @ x.T
+            score = np.where(tied, profit, -np.inf)
+            out[s:s + step] = np.argmax(score, axis=1)  # argmax picks the lowest index on ties
         return out
 
     # ------------------------------------------------------------------ checks and edits
