@@ -29,10 +29,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from .errors import DistributionError
+from .errors import AmmOptError, DistributionError
 
 __all__ = ["Beta", "Distribution", "Product", "Samples", "TruncatedNormal", "Uniform",
-           "distribution_from_dict"]
+           "distribution_from_dict", "points_array"]
 
 FloatArray = NDArray[np.float64]
 
@@ -64,6 +64,18 @@ def _as_param(value: Any, name: str, owner: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise DistributionError("must be finite (no NaN or inf)", field=f"{owner}.{name}",
                                 value=value, allowed="finite floats")
+    return arr
+
+
+def points_array(v: ArrayLike, goods: int, error: type[AmmOptError]) -> FloatArray:
+    """``v`` as a float array of shape (m, goods) (a 1-D array is m points when goods is 1), or
+    ``error`` naming the expected shape."""
+    arr = np.asarray(v, dtype=np.float64)
+    if arr.ndim == 1 and goods == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[1] != goods:
+        raise error("points must have shape (m, goods)", field="v", value=arr.shape,
+                    allowed=f"(m, {goods})")
     return arr
 
 
@@ -109,6 +121,22 @@ class _ScalarFamily(Distribution):
 
     def _params(self) -> dict[str, np.ndarray]:
         return {name: np.asarray(getattr(self, name)) for name in self._param_names}
+
+    def _store_params(self) -> dict[str, np.ndarray]:
+        """Validate every parameter (finite, scalar or one per good, equal lengths, low < high),
+        store scalars as floats, and return them as arrays for the family's own checks."""
+        owner = type(self).__name__
+        arrays = {}
+        for name in self._param_names:
+            arr = _as_param(getattr(self, name), name, owner)
+            arrays[name] = arr
+            object.__setattr__(self, name, arr if arr.ndim else float(arr))
+        _broadcast(arrays, owner)
+        if np.any(arrays["low"] >= arrays["high"]):
+            raise DistributionError("needs low < high for every good", field=owner,
+                                    value={"low": self.low, "high": self.high},
+                                    allowed="low < high")
+        return arrays
 
     @property
     def size(self) -> int | None:
@@ -204,15 +232,7 @@ class Uniform(_ScalarFamily):
     _param_names: ClassVar[tuple[str, ...]] = ("low", "high")
 
     def __post_init__(self) -> None:
-        low = _as_param(self.low, "low", "Uniform")
-        high = _as_param(self.high, "high", "Uniform")
-        object.__setattr__(self, "low", low if low.ndim else float(low))
-        object.__setattr__(self, "high", high if high.ndim else float(high))
-        _broadcast({"low": low, "high": high}, "Uniform")
-        if np.any(np.asarray(low) >= np.asarray(high)):
-            raise DistributionError("needs low < high for every good", field="Uniform",
-                                    value={"low": self.low, "high": self.high},
-                                    allowed="low < high")
+        self._store_params()
 
     @property
     def is_uniform(self) -> bool:
@@ -253,21 +273,12 @@ class Beta(_ScalarFamily):
     _param_names: ClassVar[tuple[str, ...]] = ("a", "b", "low", "high")
 
     def __post_init__(self) -> None:
-        arrays = {}
-        for name in self._param_names:
-            arr = _as_param(getattr(self, name), name, "Beta")
-            arrays[name] = arr
-            object.__setattr__(self, name, arr if arr.ndim else float(arr))
-        _broadcast(arrays, "Beta")
+        arrays = self._store_params()
         if np.any(arrays["a"] < 1.0) or np.any(arrays["b"] < 1.0):
             raise DistributionError(
                 "shape parameters below 1 give an unbounded density, which the measure and the "
                 "quadrature cannot handle", field="Beta.a/b",
                 value={"a": self.a, "b": self.b}, allowed="a >= 1 and b >= 1")
-        if np.any(arrays["low"] >= arrays["high"]):
-            raise DistributionError("needs low < high", field="Beta",
-                                    value={"low": self.low, "high": self.high},
-                                    allowed="low < high")
 
     @property
     def is_uniform(self) -> bool:
@@ -341,19 +352,10 @@ class TruncatedNormal(_ScalarFamily):
     _param_names: ClassVar[tuple[str, ...]] = ("mean", "std", "low", "high")
 
     def __post_init__(self) -> None:
-        arrays = {}
-        for name in self._param_names:
-            arr = _as_param(getattr(self, name), name, "TruncatedNormal")
-            arrays[name] = arr
-            object.__setattr__(self, name, arr if arr.ndim else float(arr))
-        _broadcast(arrays, "TruncatedNormal")
+        arrays = self._store_params()
         if np.any(arrays["std"] <= 0):
             raise DistributionError("std must be positive", field="TruncatedNormal.std",
                                     value=self.std, allowed="std > 0")
-        if np.any(arrays["low"] >= arrays["high"]):
-            raise DistributionError("needs low < high", field="TruncatedNormal",
-                                    value={"low": self.low, "high": self.high},
-                                    allowed="low < high")
 
     def _frozen(self) -> Any:
         frozen = self.__dict__.get("_frozen_law")
@@ -449,13 +451,7 @@ class Product(Distribution):
         return self
 
     def _check_points(self, v: ArrayLike) -> FloatArray:
-        arr = np.asarray(v, dtype=np.float64)
-        if arr.ndim == 1 and self.goods == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != self.goods:
-            raise DistributionError("points must have shape (m, goods)", field="v",
-                                    value=arr.shape, allowed=f"(m, {self.goods})")
-        return arr
+        return points_array(v, self.goods, DistributionError)
 
     def marginal_pdfs(self, v: ArrayLike) -> FloatArray:
         """Per-good densities ``f_i(v_i)``, shape (m, goods)."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .distributions import points_array
 from .errors import MenuError, OptionError
 
 if TYPE_CHECKING:
@@ -127,13 +128,7 @@ class Menu:
 
     # ------------------------------------------------------------------ trader behaviour
     def _points(self, v: ArrayLike) -> FloatArray:
-        arr = np.asarray(v, dtype=np.float64)
-        if arr.ndim == 1 and self.goods == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != self.goods:
-            raise MenuError("trader values must have shape (m, goods)", field="v",
-                            value=arr.shape, allowed=f"(m, {self.goods})")
-        return arr
+        return points_array(v, self.goods, MenuError)
 
     def utilities(self, v: ArrayLike) -> FloatArray:
         """Utility of every item for every type, shape (m, K)."""
