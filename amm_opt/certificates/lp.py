@@ -11,6 +11,11 @@ gives
 
 The certificate keeps what that inequality is evaluated on: the points and masses of the
 discretisation, the pair rows and the dual vector, and the terms of the bound.
+
+With a symmetry group (``docs/math/grid_lp.md``, symmetry) the LP is the one on orbit
+representatives: ``points`` are the representatives, ``masses`` the orbit masses, each pair row
+evaluates the source's plane at an image :math:`T P_j` of its target (``pair_transform``), and
+``orbit_allowance`` is added to the bound.
 """
 
 from __future__ import annotations
@@ -52,6 +57,17 @@ class LPCertificate:
         Refinement stage and cutting-plane round of the LP solve that gave the bound.
     lp_status : str
         The LP solver's status at that solve (the bound is valid whatever it is).
+    symmetry : str
+        The symmetry group the LP was folded with, in words (``""``: none).
+    group_order : int
+        Its number of elements (1: no folding).
+    pair_transform : int array of shape (R,) or None
+        Per pair row, the group element applied to the target, coded position by position in
+        base :math:`2n` (digit at position :math:`d`: the canonical slot whose coordinate lands
+        there, plus :math:`n` when it is negated); None without folding.
+    orbit_allowance : float
+        The folding allowance (floating-point mismatch of orbits, orbit sums), included in
+        ``bound``.
     """
 
     bound: float
@@ -66,6 +82,10 @@ class LPCertificate:
     stage: int = 0
     round: int = 0
     lp_status: str = ""
+    symmetry: str = ""
+    group_order: int = 1
+    pair_transform: IntArray | None = None
+    orbit_allowance: float = 0.0
 
     @property
     def goods(self) -> int:
@@ -78,4 +98,5 @@ class LPCertificate:
                 "quadrature_allowance": self.quadrature_allowance,
                 "points": int(np.asarray(self.points).shape[0]),
                 "pairs": int(np.asarray(self.pair_source).size), "stage": self.stage,
-                "round": self.round, "lp_status": self.lp_status}
+                "round": self.round, "lp_status": self.lp_status, "symmetry": self.symmetry,
+                "group_order": self.group_order, "orbit_allowance": self.orbit_allowance}

@@ -55,7 +55,8 @@ class _Rows:
         self.ends: list[tuple[IntArray, IntArray]] = []
         self.count = 0
 
-    def add(self, i: IntArray, j: IntArray) -> sp.csr_matrix:
+    def add(self, i: IntArray, j: IntArray, targets: FloatArray | None = None
+            ) -> sp.csr_matrix:
         from .model import pair_matrix
 
         # A row from a point without a plane would use its gradient, fixed at 0: not a
@@ -63,7 +64,7 @@ class _Rows:
         if not self.data.has_plane[np.asarray(i, dtype=np.int64)].all():
             raise ValueError("pair rows may only start at points with a tangent plane")
 
-        block = pair_matrix(self.data.points, i, j)
+        block = pair_matrix(self.data.points, i, j, targets)
         self.blocks.append(block)
         self.ends.append((np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)))
         self.count += block.shape[0]
@@ -119,9 +120,10 @@ class _RowLP:
         self.rows = _Rows(data)
         self.verbose = verbose
 
-    def add(self, i: IntArray, j: IntArray) -> None:
+    def add(self, i: IntArray, j: IntArray, targets: FloatArray | None = None) -> None:
+        """Append rows ``u_j >= u_i + g_i.(t - P_i)`` with ``t = P_j`` (or ``targets``)."""
         if len(i):
-            self.rows.add(i, j)
+            self.rows.add(i, j, targets)
 
     def matrix(self) -> sp.csr_matrix:
         return self.rows.matrix()
@@ -162,15 +164,19 @@ class HighspyLP(_RowLP):
         h.passModel(lp)
         self.h = h
 
-    def add(self, i: IntArray, j: IntArray) -> None:
+    def add(self, i: IntArray, j: IntArray, targets: FloatArray | None = None) -> None:
+        import highspy
+
         if len(i) == 0:
             return
-        super().add(i, j)
-        cols, vals = pair_rows(self.data.points, i, j)
+        super().add(i, j, targets)
+        cols, vals = pair_rows(self.data.points, i, j, targets)
         m, width = cols.shape
         starts = (np.arange(m, dtype=np.int64) * width).astype(np.int32)
-        self.h.addRows(m, np.full(m, -np.inf), np.zeros(m), cols.size, starts,
-                       cols.ravel().astype(np.int32), vals.ravel())
+        status = self.h.addRows(m, np.full(m, -np.inf), np.zeros(m), cols.size, starts,
+                                cols.ravel().astype(np.int32), vals.ravel())
+        if status == highspy.HighsStatus.kError:
+            raise RuntimeError(f"HiGHS refused {m} pair rows (addRows returned {status})")
 
     def reset(self) -> None:
         """Forget the basis: the next solve starts cold (the rows stay)."""

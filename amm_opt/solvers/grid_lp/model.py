@@ -178,24 +178,34 @@ def key_pairs(keys: IntArray) -> tuple[IntArray, IntArray]:
     return keys >> _KEY_SHIFT, keys & ((1 << _KEY_SHIFT) - 1)
 
 
-def pair_rows(points: FloatArray, i: IntArray, j: IntArray
+def pair_rows(points: FloatArray, i: IntArray, j: IntArray, targets: FloatArray | None = None
               ) -> tuple[IntArray, FloatArray]:
-    """Column indices and values of rows ``u_i - u_j + g_i.(P_j - P_i) <= 0``, each (m, n + 2)."""
+    """Column indices and values of rows ``u_i - u_j + g_i.(P_j - P_i) <= 0``, each (m, n + 2).
+
+    ``targets`` (m, n): the point each row's plane is evaluated at instead of ``P_j`` (the orbit
+    LP's images ``T P_j``, :mod:`.orbit_stage`); the row's value variable stays ``u_j``."""
     n = points.shape[1]
-    diff = points[j] - points[i]
+    diff = (points[j] if targets is None else np.asarray(targets, dtype=np.float64)) - points[i]
     i = np.asarray(i, dtype=np.int64)
     j = np.asarray(j, dtype=np.int64)
     width = n + 1
     cols = np.column_stack([i * width, j * width,
                             i[:, None] * width + 1 + np.arange(n)[None, :]])
     vals = np.column_stack([np.ones(len(i)), -np.ones(len(i)), diff])
+    same = i == j
+    if same.any():
+        # A row from a point to an image of itself, g_i.(T P_i - P_i) <= 0: u_i cancels. Its
+        # value column is kept once with a zero (fixed row width, no duplicate index).
+        vals[same, 0] = vals[same, 1] = 0.0
+        cols[same, 1] = np.where(i[same] > 0, i[same] - 1, i[same] + 1) * width
     return cols, vals
 
 
-def pair_matrix(points: FloatArray, i: IntArray, j: IntArray) -> sp.csr_matrix:
+def pair_matrix(points: FloatArray, i: IntArray, j: IntArray,
+                targets: FloatArray | None = None) -> sp.csr_matrix:
     """The rows of :func:`pair_rows` as a CSR matrix of shape (m, N (n + 1))."""
     count, n = points.shape
-    cols, vals = pair_rows(points, i, j)
+    cols, vals = pair_rows(points, i, j, targets)
     width = n + 2
     indptr = np.arange(len(i) + 1, dtype=np.int64) * width
     return sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(len(i), count * (n + 1)))

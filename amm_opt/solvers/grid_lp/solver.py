@@ -28,17 +28,20 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ...discretisation import discretize
+from ...discretisation import discretize, grid_axes
 from ...errors import BackendUnavailableError, OptionError, ResourceLimitError
 from ...limits import require_memory
 from ...options import Choice, Flag, Function, Grid, Integer, Real, Rule, grid_cells, grid_points
 from ...polishing import polish, polish_refusal
 from ...problem import Problem
 from ...result import Bounds, Result, Status
+from ...symmetry import SymmetryGroup, SymmetryRule, resolve_symmetry
 from ..base import Solver, finishing_seconds, progress_bar
 from .interfaces import CVXPY_SOLVERS, INTERFACES, interface_availability, resolve_interface
 from .menus import envelope
 from .mesh import Mesh, MeshPoints, dorfler_mark, kink_indicator
+from .orbit_stage import MAX_ORBIT_GOODS, MAX_ORBIT_POINTS, OrbitCuttingPlanes, build_orbit_model
+from .orbits import check_invariant_grid, grid_subgroup, orbit_points
 from .progress import BestBounds, GridLPProgress
 from .stages import CuttingPlanes, RunContext, StageModel, StageOutcome, build_stage_model
 
@@ -130,6 +133,16 @@ class GridLP(Solver):
         tqdm progress bar (None: when tqdm is installed and stderr is a terminal).
     verbose : bool
         Solver output.
+    symmetry : {"auto", "none"}, SymmetryGroup or dict
+        Fold the LP onto orbits of a symmetry group of the problem (:mod:`amm_opt.symmetry`):
+        ``"auto"`` detects the largest group (permutations of goods with identical marginals,
+        beliefs and allocation intervals; reflections about the belief where marginal and
+        allocation interval are symmetric), ``"none"`` solves the full LP, and an explicit
+        group (``{"classes": [[0, 1, 2]], "reflect": [False]}``) is checked against the problem
+        (a group that is not one is refused). The folded LP has the optimum of the full one on
+        the same grid at a fraction of its size; it runs on the base grid only, so with
+        refinement (``target_gap``, ``max_refinements``) or ``pairs="all"``, ``"auto"`` solves
+        the full LP. ``stats["symmetry"]`` and the certificate record the group and its order.
 
     Examples
     --------
@@ -165,6 +178,7 @@ class GridLP(Solver):
     callback: Callable[[GridLPProgress], Any] | None = None
     progress: bool | None = None
     verbose: bool = False
+    symmetry: Any = "auto"
 
     name: ClassVar[str] = "grid_lp"
     description: ClassVar[str] = ("grid LP (HiGHS/cvxpy): a menu and a certified upper bound, "
@@ -190,7 +204,7 @@ class GridLP(Solver):
         "highs_method": Choice(("auto", "simplex", "ipm", "hybrid", "choose")),
         "polish": Flag(), "evaluate_method": Choice(("auto", "exact", "quadrature", "qmc")),
         "callback": Function("callback(progress)"), "progress": Flag(optional=True),
-        "verbose": Flag(),
+        "verbose": Flag(), "symmetry": SymmetryRule(),
     }
 
     # ------------------------------------------------------------------ options
@@ -221,6 +235,40 @@ class GridLP(Solver):
         super().check_problem(problem)
         self._check_size(problem)
 
+    def _refinements(self) -> int:
+        if self.max_refinements is not None:
+            return int(self.max_refinements)
+        return 0 if self.target_gap is None else 10**9
+
+    def _group(self, problem: Problem) -> tuple[SymmetryGroup, dict[str, Any]]:
+        """The group the LP is folded with (trivial: not folded) and how it was chosen."""
+        group = resolve_symmetry(problem, self.symmetry)
+        axes = grid_axes(problem, self._grid(problem))
+        if isinstance(self.symmetry, str):
+            group = grid_subgroup(problem, group, axes)    # "auto": what the grid keeps
+        else:
+            check_invariant_grid(problem, group, axes)
+        record: dict[str, Any] = {"setting": self.symmetry if isinstance(self.symmetry, str)
+                                  else "explicit", **group.to_dict(), "folded": False}
+        why = None
+        if group.is_trivial:
+            why = "no symmetry"
+        elif self.pairs == "all":
+            why = "pairs='all' is the unfolded baseline"
+        elif self._refinements() > 0:
+            why = "adaptive refinement runs on the full mesh"
+        elif problem.goods > MAX_ORBIT_GOODS:
+            why = f"folding is implemented for up to {MAX_ORBIT_GOODS} goods"
+        if why is not None:
+            if not group.is_trivial and not isinstance(self.symmetry, str):
+                raise OptionError(f"cannot be used here: {why}", field="symmetry",
+                                  value=group.to_dict(), allowed="symmetry='auto' or 'none', "
+                                  "or a base-grid run with pairs='cuts'")
+            record["why_not_folded"] = why
+            return SymmetryGroup.trivial(problem.goods), record
+        record["folded"] = True
+        return group, record
+
     def _check_size(self, problem: Problem) -> None:
         """Refuse a base grid beyond ``max_points`` or the memory limit before building it."""
         cells = grid_cells(self._grid(problem), problem.goods)
@@ -228,6 +276,15 @@ class GridLP(Solver):
         points = vertices + count + 1            # corners, barycentres, the belief
         shape = "x".join(str(c) for c in cells) if len(cells) <= 4 else \
             f"{cells[0]}^{len(cells)}"
+        group, _ = self._group(problem)
+        if not group.is_trivial:
+            # The full tensor-grid measure is built once, then folded: its arrays (2^n corner
+            # weights per cell, barycentres, indices) must fit; the LP has about points/order.
+            n = problem.goods
+            numbers = count * (2 ** n + 4 * n + 8) + vertices * (2 * n + 4)
+            require_memory(8.0 * numbers, f"the {shape} grid measure before folding", "grid",
+                           "a coarser grid")
+            points = -(-points // group.order)
         if points > self.max_points:
             raise ResourceLimitError(
                 f"the {shape} grid has {points:.4g} LP points, above max_points = "
@@ -267,9 +324,10 @@ class GridLP(Solver):
     def _stages(self, run: RunContext, interface: str, stages: list[dict[str, Any]]
                 ) -> tuple[Status, str]:
         """Solve stage after stage, refining the mesh between them; ``(status, why stopped)``."""
-        refinements = self.max_refinements
-        if refinements is None:
-            refinements = 0 if self.target_gap is None else 10**9
+        refinements = self._refinements()
+        group, run.symmetry = self._group(run.problem)
+        if not group.is_trivial:
+            return self._orbit_stage(run, interface, stages, group)
         mesh = Mesh.from_grid(run.problem, self._grid(run.problem))
         model: StageModel | None = None
         for stage in range(refinements + 1):
@@ -291,6 +349,26 @@ class GridLP(Solver):
             if not marked:
                 return Status.OPTIMAL, "nothing_to_refine"
         return Status.OPTIMAL, "converged"
+
+    def _orbit_stage(self, run: RunContext, interface: str, stages: list[dict[str, Any]],
+                     group: SymmetryGroup) -> tuple[Status, str]:
+        """The base grid's LP folded onto the orbits of ``group`` (:mod:`.orbit_stage`)."""
+        t0 = time.perf_counter()
+        op = orbit_points(run.problem, discretize(run.problem, self._grid(run.problem)), group)
+        run.add_time("discretize", t0)
+        if len(op.points) > min(self.max_points, MAX_ORBIT_POINTS):
+            raise ResourceLimitError(
+                f"the folded LP has {len(op.points)} points, above max_points = "
+                f"{min(self.max_points, MAX_ORBIT_POINTS)}", field="grid", value=self.grid,
+                allowed="a coarser grid")
+        run.symmetry.update(points=len(op.points), full_points=op.full_points,
+                            allowance=op.allowance)
+        model, codes = build_orbit_model(self, run.problem, op, interface)
+        outcome = OrbitCuttingPlanes(self, model, 0, run, "orbits", group, op, codes).solve()
+        stages.append(outcome.summary)
+        stop = self._stop_after(run, outcome, True)
+        assert stop is not None
+        return stop
 
     def _stop_after(self, run: RunContext, outcome: StageOutcome, last: bool
                     ) -> tuple[Status, str] | None:
@@ -361,6 +439,7 @@ class GridLP(Solver):
             "upper_certificate": run.best.upper_info,
             "lower_source": run.best.lower_source,
             "polish": run.best.polish_runs,
+            "symmetry": run.symmetry,
         }
 
     def _failed(self, run: RunContext, stages: list[dict[str, Any]], status: Status) -> Result:

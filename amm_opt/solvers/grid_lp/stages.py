@@ -111,6 +111,7 @@ class RunContext:
     deadline: float
     start: float
     bar: Any = None
+    symmetry: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=lambda: {
         "discretize": 0.0, "lp": 0.0, "separation": 0.0, "bound": 0.0, "evaluate": 0.0,
         "refine": 0.0, "polish": 0.0})
@@ -251,11 +252,11 @@ class CuttingPlanes:
 
     def _round(self, rnd: int, sol: LPSolution) -> tuple[Cuts | None, bool]:
         """Bound, menu and cuts of one solve; returns the cuts and whether the callback stops."""
-        run, data = self.run, self.model.data
+        run = self.run
         run.timings["lp"] += sol.seconds
         t0 = time.perf_counter()
         matrix = self.model.lp.matrix()
-        upper, info = certified_bound(data, matrix, sol.y)
+        upper, info = self._bound(matrix, sol.y)
         run.add_time("bound", t0)
         self._offer_upper(rnd, sol, upper, info, int(matrix.shape[0]))
         record: dict[str, Any] = {"round": rnd, "pairs": int(matrix.shape[0]),
@@ -274,6 +275,10 @@ class CuttingPlanes:
         record["lower"] = run.best.lower if run.best.menu is not None else None
         self.summary["rounds"].append(record)
         return cuts, self._report(rnd, record, cuts)
+
+    def _bound(self, matrix: Any, duals: FloatArray | None) -> tuple[float, dict[str, Any]]:
+        """The certified bound at this round's duals (:func:`.model.certified_bound`)."""
+        return certified_bound(self.model.data, matrix, duals)
 
     def _offer_upper(self, rnd: int, sol: LPSolution, upper: float, info: dict[str, Any],
                      rows: int) -> None:
