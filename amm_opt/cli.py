@@ -1,5 +1,5 @@
 """The ``amm-opt`` command line: ``solve``, ``evaluate``, ``backends``, ``certify``, ``compare``,
-``plot``.
+``plot``, ``sweep`` and ``sweep-plot`` (those two in :mod:`amm_opt.sweep.cli`).
 
 Exit codes: 0 success, 2 bad input (a wrong flag, file, option or output path: the message says
 which and how to fix it), 1 failure (a solver failed, a file could not be written, or an internal
@@ -497,6 +497,30 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _build_sweep(sub: Any) -> argparse.ArgumentParser:
+    from .sweep.cli import add_sweep_parser
+
+    return add_sweep_parser(sub)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep.cli import run_sweep
+
+    return run_sweep(args, problem_from_args, _options)
+
+
+def _build_sweep_plot(sub: Any) -> argparse.ArgumentParser:
+    from .sweep.cli import add_sweep_plot_parser
+
+    return add_sweep_plot_parser(sub)
+
+
+def _cmd_sweep_plot(args: argparse.Namespace) -> int:
+    from .sweep.cli import run_sweep_plot
+
+    return run_sweep_plot(args)
+
+
 _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
                            Callable[[argparse.Namespace], int]]] = {
     "solve": (_build_solve, _cmd_solve),
@@ -505,6 +529,8 @@ _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
     "certify": (_build_certify, _cmd_certify),
     "compare": (_build_compare, _cmd_compare),
     "plot": (_build_plot, _cmd_plot),
+    "sweep": (_build_sweep, _cmd_sweep),
+    "sweep-plot": (_build_sweep_plot, _cmd_sweep_plot),
 }
 
 

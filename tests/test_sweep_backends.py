@@ -4,7 +4,7 @@
 ``SlowSeparate`` is ``separate`` after a pause (so that a sweep can be stopped half-way);
 ``ExitOnce`` kills its worker process (``os._exit``) the first time it meets a point whose
 adverse selection is listed in ``exit_at``, leaving a marker file so that the retry succeeds
-(with ``always``, every time).
+(at a point listed in ``exit_always``, every time).
 """
 
 from __future__ import annotations
@@ -39,14 +39,15 @@ class ExitOnce(Separate):
 
     marker: str = ""
     exit_at: list = field(default_factory=list)
-    always: bool = False
+    exit_always: list = field(default_factory=list)
     name: ClassVar[str] = "test_exit_once"
 
     def compute(self, problem: Problem):
         lam = problem.adverse_selection
-        if any(abs(lam - x) < 1e-12 for x in self.exit_at):
+        always = any(abs(lam - x) < 1e-12 for x in self.exit_always)
+        if always or any(abs(lam - x) < 1e-12 for x in self.exit_at):
             flag = Path(self.marker) / f"died-at-{lam:.6f}"
-            if self.always or not flag.exists():
+            if always or not flag.exists():
                 flag.write_text(str(os.getpid()))
                 os._exit(17)  # a worker that dies without a word
         return super().compute(problem)

@@ -32,8 +32,8 @@ from ..io import SCHEMA_VERSION, json_data, menu_from_dict
 from ..menu import Menu
 from ..paths import check_output_path, write_atomic
 
-__all__ = ["POINT_COLUMNS", "STORE_SCHEMA", "SweepStore", "menu_from_text", "require_pandas",
-           "sweep_key", "to_frame"]
+__all__ = ["POINT_COLUMNS", "STORE_SCHEMA", "SweepStore", "menu_from_text", "parameter_columns",
+           "require_pandas", "sweep_key", "to_frame"]
 
 #: Version of the tables below (stored in the file; a newer one is refused).
 STORE_SCHEMA = 1
@@ -288,6 +288,16 @@ def menu_from_text(text: str | None) -> Menu | None:
                               value=str(data)[:60],
                               allowed=f"amm_opt.menu, schema 1..{SCHEMA_VERSION}")
     return menu_from_dict(data, where="menu")
+
+
+def parameter_columns(frame: Any) -> list[str]:
+    """The parameter columns of a sweep table (those before ``sweep`` / ``point``)."""
+    names = []
+    for col in frame.columns:
+        if col in ("sweep", "point"):
+            break
+        names.append(col)
+    return names
 
 
 def to_frame(rows: list[dict[str, Any]]) -> Any:
