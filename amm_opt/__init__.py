@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from .amortised import AmortisedTrainer, FamilySpec, MenuFamily
 from .distributions import Beta, Distribution, Product, Samples, TruncatedNormal, Uniform
 from .errors import AmmOptError
 from .evaluate import Evaluation, evaluate
@@ -15,17 +16,21 @@ from .menu import Menu
 from .problem import Problem
 from .result import Bounds, Result, Status
 from .solving import solve
+from .sweep import sweep
 from .validation import certify, compare_menus, crosscheck
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AmmOptError",
+    "AmortisedTrainer",
     "Beta",
     "Bounds",
     "Distribution",
     "Evaluation",
+    "FamilySpec",
     "Menu",
+    "MenuFamily",
     "Problem",
     "Product",
     "Result",
@@ -39,4 +44,5 @@ __all__ = [
     "crosscheck",
     "evaluate",
     "solve",
+    "sweep",
 ]
