@@ -16,6 +16,7 @@ from .menu import Menu
 from .problem import Problem
 from .result import Bounds, Result, Status
 from .solving import solve
+from .sweep import sweep
 from .validation import certify, compare_menus, crosscheck
 
 __version__ = "0.1.0"
@@ -43,4 +44,5 @@ __all__ = [
     "crosscheck",
     "evaluate",
     "solve",
+    "sweep",
 ]
