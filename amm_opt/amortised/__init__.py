@@ -1,5 +1,5 @@
 """Amortised menus: one network that returns a menu for every belief and adverse-selection level
-of a family of problems (MATH.md §10). Torch is imported only to train, save and load."""
+of a family of problems (docs/amortised.md). Torch is imported only to train, save and load."""
 
 from .accuracy import AccuracyMap, accuracy_map, grid_parameters, heldout_parameters
 from .family import MenuFamily

@@ -4,7 +4,7 @@ At held-out parameters :math:`\theta_j = (c_j, \lambda_j)` the family's menu :ma
 is feasible for the member problem, so its exact profit (:func:`amm_opt.evaluate`) is a lower
 bound on that problem's optimum :math:`\Pi^*(\theta_j)`; ``grid_lp``'s certified upper bound
 :math:`\overline\Pi(\theta_j) \ge \Pi^*(\theta_j)` is valid by construction (its dual with
-allowances, MATH.md §3). Hence
+allowances, docs/math/grid_lp.md). Hence
 
 .. math::
 

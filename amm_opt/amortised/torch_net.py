@@ -10,9 +10,9 @@ own type :math:`v_b` and its own menu :math:`(x_{bk}, p_{bk}) = \text{net}(\thet
     L = \frac1B \sum_b \sum_k w_{bk}\,\big(p_{bk} - x_{bk} \cdot c'_b(v_b)\big),
 
 with :math:`c'_b(v) = (1-\lambda_b) c_b + \lambda_b v` and no-trade the last entry (profit 0).
-This is RochetNet's objective (MATH.md §5) averaged over the family (§10); every row's menu is
-different, so RochetNet's fused shared-menu kernel does not apply here (its ``hard_profit`` does,
-for validation at fixed parameters).
+This is RochetNet's objective (docs/math/rochetnet.md) averaged over the family; every row's
+menu is different, so RochetNet's fused shared-menu kernel does not apply here (its
+``hard_profit`` does, for validation at fixed parameters).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 r"""Training settings of a menu family and the call that trains it (torch is imported lazily).
 
-The objective (MATH.md §10) is RochetNet's soft-choice profit averaged over the family: every
-batch row draws its own parameters :math:`\theta_b = (c_b, \lambda_b)` uniformly from the ranges
-and its own type :math:`v_b \sim F`, and the network's menu at :math:`\theta_b` is scored on
+The objective (docs/amortised.md) is RochetNet's soft-choice profit averaged over the family:
+every batch row draws its own parameters :math:`\theta_b = (c_b, \lambda_b)` uniformly from the
+ranges and its own type :math:`v_b \sim F`, and the network's menu at :math:`\theta_b` is scored on
 :math:`v_b` (:mod:`.torch_net`). Step sizes and the inverse temperature are annealed
 geometrically as in RochetNet; the weights with the best *argmax* profit on fixed validation
 parameters and types are the ones kept.
