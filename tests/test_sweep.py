@@ -39,6 +39,9 @@ def test_cartesian_product_first_name_slowest_and_explicit_lists():
     explicit = sweep_points([{"belief": 0.3}, {"belief": 0.4, "values.a": 2.0}])
     assert explicit[1] == {"belief": 0.4, "values.a": 2.0}
     assert point_key({"a": 1.0, "b": 2.0}) == point_key({"b": 2.0, "a": 1.0})
+    # 0 and 0.0 are the same value: the same point (the CLI gives floats, users often ints)
+    (as_int,) = sweep_points({"adverse_selection": [0]})
+    assert point_key(as_int) == point_key({"adverse_selection": 0.0})
 
 
 @pytest.mark.parametrize("over, text", [

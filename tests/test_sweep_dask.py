@@ -7,9 +7,9 @@ import sqlite3
 import pytest
 
 pytest.importorskip("pandas", reason="sweeps return pandas tables: pip install 'amm-opt[dask]'")
-distributed = pytest.importorskip("distributed",
-                                  reason="Dask is optional: pip install 'amm-opt[dask]'")
+pytest.importorskip("distributed", reason="Dask is optional: pip install 'amm-opt[dask]'")
 
+import distributed
 from test_sweep_backends import ExitOnce
 
 from amm_opt import Problem, Uniform, references, solve

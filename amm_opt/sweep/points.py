@@ -65,9 +65,10 @@ def parameter_path(name: Any) -> tuple[str | int, ...]:
     return tuple(parts)
 
 
-def canonical(value: Any, name: str = "value") -> Any:
-    """A JSON-ready copy of a parameter value (numpy to Python, distributions as dictionaries,
-    integers that are floats kept as floats); non-finite numbers are refused."""
+def canonical(value: Any, name: str = "value", *, floats: bool = False) -> Any:
+    """A JSON-ready copy of a value (numpy to Python, distributions as dictionaries, keys
+    sorted); non-finite numbers are refused. With ``floats`` every integer becomes a float, so
+    that ``0`` and ``0.0`` are the same parameter value (and the same point key)."""
     if isinstance(value, Distribution):
         value = value.to_dict()
     data = json_data(value)
@@ -86,7 +87,7 @@ def canonical(value: Any, name: str = "value") -> Any:
             if isinstance(v, float) and not math.isfinite(v):
                 raise OptionError("must be finite", field=f"over[{name!r}]", value=value,
                                   allowed="finite numbers")
-            return v
+            return float(v) if floats else v
         raise OptionError("is not a parameter value", field=f"over[{name!r}]", value=value,
                           allowed="numbers, lists of numbers, or a distribution")
 
@@ -119,7 +120,7 @@ def sweep_points(over: Any) -> list[dict[str, Any]]:
             if not values:
                 raise OptionError("has no values", field=f"over[{name!r}]", value=values,
                                   allowed="at least one value")
-            axes.append([canonical(v, name) for v in values])
+            axes.append([canonical(v, name, floats=True) for v in values])
         points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
     elif isinstance(over, Sequence) and not isinstance(over, (str, bytes)):
         points = []
@@ -130,7 +131,7 @@ def sweep_points(over: Any) -> list[dict[str, Any]]:
                                   allowed="e.g. {'belief': 0.5, 'adverse_selection': 0.1}")
             for name in point:
                 parameter_path(name)
-            points.append({name: canonical(v, name) for name, v in point.items()})
+            points.append({name: canonical(v, name, floats=True) for name, v in point.items()})
         if not points:
             raise OptionError("is empty", field="over", value=over, allowed="at least one point")
     else:
