@@ -15,12 +15,6 @@ from test_sweep_backends import ExitOnce
 from amm_opt import Problem, Uniform, references, solve
 from amm_opt.sweep import sweep
 
-pytestmark = pytest.mark.filterwarnings(
-    # distributed's own shutdown chatter on a loaded machine, not ours
-    "ignore::ResourceWarning", "ignore::DeprecationWarning:distributed.*",
-    "ignore::DeprecationWarning:tornado.*")
-
-
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
