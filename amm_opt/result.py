@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .statistical import parse_statistical
+
 if TYPE_CHECKING:
     from .certificates import Certificate
     from .evaluate import Evaluation
@@ -81,9 +83,18 @@ class Bounds:
     upper : float or None
         A certified upper bound on the optimum, or None if no upper-bound engine ran.
     lower_method, upper_method : str
-        How each number was obtained.
+        How each number was obtained. A statistical upper bound's method starts with
+        :data:`amm_opt.statistical.STATISTICAL_PREFIX` and its level
+        (:func:`amm_opt.statistical.statistical_method`); the label travels with the text, so
+        files and the automatic step of :func:`amm_opt.solve` keep it.
     lower_stderr : float
         Standard error (Monte-Carlo) or error estimate (quadrature) of ``lower``; 0 when exact.
+
+    Notes
+    -----
+    :attr:`upper_kind` says whether ``upper`` is **certified** (valid by construction: an LP
+    dual certificate, a transport plan) or **statistical** (a one-sided confidence bound that
+    fails with probability about ``1 - upper_confidence``).
     """
 
     lower: float | None = None
@@ -91,6 +102,23 @@ class Bounds:
     lower_method: str = ""
     upper_method: str = ""
     lower_stderr: float = 0.0
+
+    @property
+    def upper_confidence(self) -> float | None:
+        """Confidence level of a statistical upper bound (None for a certified one)."""
+        return None if self.upper is None else parse_statistical(self.upper_method)
+
+    @property
+    def upper_kind(self) -> str | None:
+        """``"certified"``, ``"statistical"``, or None without an upper bound."""
+        if self.upper is None:
+            return None
+        return "certified" if self.upper_confidence is None else "statistical"
+
+    @property
+    def certified_upper(self) -> float | None:
+        """``upper`` when it is certified, else None."""
+        return self.upper if self.upper_kind == "certified" else None
 
     @property
     def gap(self) -> float | None:
@@ -109,7 +137,8 @@ class Bounds:
 
     def to_dict(self) -> dict[str, Any]:
         return {"lower": self.lower, "upper": self.upper, "lower_method": self.lower_method,
-                "upper_method": self.upper_method, "lower_stderr": self.lower_stderr}
+                "upper_method": self.upper_method, "lower_stderr": self.lower_stderr,
+                "upper_kind": self.upper_kind, "upper_confidence": self.upper_confidence}
 
     def describe(self) -> str:
         lo = "—" if self.lower is None else f"{self.lower:.8g}"
@@ -117,10 +146,13 @@ class Bounds:
         text = f"lower {lo} ({self.lower_method or 'none'})"
         if self.lower_stderr:
             text += f" ± {self.lower_stderr:.2g}"
-        text += f"; upper {hi} ({self.upper_method or 'no upper-bound engine run'})"
+        kind = "" if self.upper_kind is None else f"{self.upper_kind}, "
+        text += f"; upper {hi} ({kind}{self.upper_method or 'no upper-bound engine run'})"
         rel = self.relative_gap
         if rel is not None:
             text += f"; relative gap {rel:.3g}"
+            if self.upper_kind == "statistical":
+                text += " (statistical, not certified)"
         return text
 
 

@@ -30,6 +30,7 @@ _ENTRIES: dict[str, str | type[Solver]] = {
     "rochetnet": "amm_opt.solvers.rochetnet:RochetNet",
     "ot_dual": "amm_opt.solvers.ot_dual:OTDual",
     "grid_lp": "amm_opt.solvers.grid_lp:GridLP",
+    "types_lp": "amm_opt.solvers.types_lp:TypesLP",
 }
 _BUILT_IN = frozenset(_ENTRIES)
 
@@ -112,11 +113,35 @@ _GRID_LP_MAX_GOODS = 2
 _OT_MAX_GOODS = 3
 # Grid per axis of the automatic transport bound (BENCHMARKS.md: transport dual).
 _OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
+# Distinct sample types the finite-type LP solves exactly in about a minute on 2 cores, by goods
+# (benchmarks/results/issue_13.md); larger samples go to RochetNet with a statistical bound.
+_TYPES_LP_EXACT_MAX = {1: 5000, 2: 2000, 3: 1000, 4: 800, 5: 800}
+_TYPES_LP_EXACT_MAX_BEYOND = 300
+# The automatic statistical bound (draws of types_lp's default size, a second or two per LP):
+# for samples beyond the exact limit, and densities up to this many goods.
+_STATISTICAL_MAX_GOODS = 6
+_STATISTICAL_REPLICATIONS = 20
+
+
+def _types_exact_max(goods: int) -> int:
+    return _TYPES_LP_EXACT_MAX.get(goods, _TYPES_LP_EXACT_MAX_BEYOND)
+
+
+def _distinct_types(problem: Problem) -> int:
+    from .types_lp.types import distinct_count
+
+    return distinct_count(problem.distribution.values)  # type: ignore[union-attr]
+
+
+def _types_exact(problem: Problem) -> bool:
+    """Sample-only values few enough for the exact finite-type LP."""
+    return not problem.has_density and _distinct_types(problem) <= _types_exact_max(problem.goods)
 
 
 def _rochetnet_why(problem: Problem) -> str:
     if not problem.has_density:
-        why = "sample-only values (grids need a density)"
+        why = (f"sample-only values with more than {_types_exact_max(problem.goods)} distinct "
+               "types (the exact finite-type LP's automatic limit; grids need a density)")
     elif problem.goods > _GRID_LP_MAX_GOODS:
         why = f"{problem.goods} goods (grids do not scale past {_GRID_LP_MAX_GOODS})"
     else:
@@ -124,11 +149,29 @@ def _rochetnet_why(problem: Problem) -> str:
     return f"{why}: RochetNet learns a menu"
 
 
+def _subsample_options(problem: Problem) -> dict[str, Any]:
+    from .types_lp.types import default_draws
+
+    return {"subsample": default_draws(problem.goods, auto=True),
+            "replications": _STATISTICAL_REPLICATIONS}
+
+
+def _draws_options(problem: Problem) -> dict[str, Any]:
+    from .types_lp.types import default_draws
+
+    return {"draws": default_draws(problem.goods, auto=True),
+            "replications": _STATISTICAL_REPLICATIONS}
+
+
 #: Menu engine: the first rule that applies and whose backend is usable.
 MENU_RULES: tuple[AutoRule, ...] = (
     AutoRule("grid_lp", lambda p: p.has_density and p.goods <= _GRID_LP_MAX_GOODS,
              lambda p: f"density available and goods = {p.goods} <= {_GRID_LP_MAX_GOODS}: the "
                        "grid LP gives a menu and a certified bound"),
+    AutoRule("types_lp", _types_exact,
+             lambda p: f"sample-only values with at most {_types_exact_max(p.goods)} distinct "
+                       "types: the finite-type LP gives the exact optimal menu for the samples "
+                       "and a certified bound"),
     AutoRule("rochetnet", lambda p: True, _rochetnet_why),
     AutoRule("separate", lambda p: True,
              lambda p: "no engine for joint menus is usable here (install amm-opt[lp] or "
@@ -141,16 +184,33 @@ UPPER_RULES: tuple[AutoRule, ...] = (
              lambda p: f"ot_dual adds the transport bound on a {_OT_AUTO_GRID[p.goods]}-per-axis "
                        "grid",
              lambda p: {"grid": _OT_AUTO_GRID[p.goods]}),
+    AutoRule("types_lp", lambda p: not p.has_density,
+             lambda p: "types_lp adds a STATISTICAL upper bound (95% one-sided, not certified) "
+                       f"from {_STATISTICAL_REPLICATIONS} draws of "
+                       f"{_subsample_options(p)['subsample']} sample rows",
+             _subsample_options),
+    AutoRule("types_lp",
+             lambda p: p.has_density and _OT_MAX_GOODS < p.goods <= _STATISTICAL_MAX_GOODS,
+             lambda p: f"no certified bound for {p.goods} goods; types_lp adds a STATISTICAL "
+                       "upper bound (95% one-sided, not certified) from "
+                       f"{_STATISTICAL_REPLICATIONS} independent draws of types",
+             _draws_options),
 )
 
 #: The automatic rule in words (the README's backend table states the same).
 AUTO_RULE = (
     "menu engine: grid_lp when the values have a density and goods <= 2 (a menu and a certified "
-    "upper bound); otherwise rochetnet (sample-only values or more goods: it learns a menu from "
-    "samples); otherwise separate (each good at its optimal bid-ask, always available). "
+    "upper bound); types_lp for sample-only values with few enough distinct types for its exact "
+    "LP (about a minute: 5000 types for 1 good, 2000 for 2, 1000 for 3, 800 for 4 and 5, "
+    "300 beyond; the exact optimal menu for the samples and a certified bound); otherwise "
+    "rochetnet (larger samples or more goods: it learns a menu from samples); otherwise separate "
+    "(each good at its optimal bid-ask, always available). "
     "Upper bound: when the menu engine certifies none and the values have a density with "
     "goods <= 3, ot_dual adds its transport bound (grid 64 per axis for 1-2 goods, 24 for 3 goods, "
-    "a few seconds); the bracket is then checked (lower <= upper).")
+    "a few seconds); for samples too large for the exact LP, and for densities with 4 to 6 goods, "
+    "types_lp adds a statistical upper bound (one-sided 95%, labelled statistical, not "
+    "certified) from 20 independent draws of types; the bracket is then checked (lower <= "
+    "upper).")
 
 
 def _usable() -> set[str]:
@@ -171,10 +231,11 @@ def choose_upper_backend(problem: Problem, menu_backend: str
                          ) -> tuple[str | None, dict[str, Any], str]:
     """The engine that adds an upper bound to ``menu_backend``'s result, by
     :data:`UPPER_RULES`; returns ``(name or None, options, reason)``."""
-    if get_solver_class(menu_backend).provides_upper:
+    menu_class = get_solver_class(menu_backend)
+    if menu_class.provides_upper:
         return None, {}, f"{menu_backend} certifies its own upper bound"
-    if not problem.has_density:
-        return None, {}, "no upper bound: transport bounds need a density, the values are samples"
+    if getattr(menu_class, "certifies_samples", False) and not problem.has_density:
+        return None, {}, f"{menu_backend} certifies its own upper bound on samples"
     usable = _usable()
     for rule in UPPER_RULES:
         if rule.applies(problem):
@@ -184,8 +245,10 @@ def choose_upper_backend(problem: Problem, menu_backend: str
                                   f"(pip install 'amm-opt[{extra}]')")
             return rule.backend, rule.options(problem), \
                 f"{menu_backend} gives no upper bound; {rule.why(problem)}"
-    return None, {}, (f"no upper bound: {problem.goods} goods > {_OT_MAX_GOODS}, grids do not "
-                      "scale")
+    if not problem.has_density:
+        return None, {}, "no upper bound: transport bounds need a density, the values are samples"
+    return None, {}, (f"no upper bound: {problem.goods} goods > {_STATISTICAL_MAX_GOODS}: grids "
+                      "do not scale and the statistical bound is not run unasked")
 
 
 def make_solver(backend: str | Solver | None, problem: Problem,

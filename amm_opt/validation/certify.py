@@ -9,8 +9,12 @@ For a problem with optimal profit :math:`\Pi^\star = \max_{u \in U} \Pi(u)` and 
 
 where the left inequality needs :math:`u_M \in U` (allocations in :math:`X`, no-trade offered so
 :math:`u_M \ge 0`, and :math:`u_M(c) = 0`: the belief type does not gain from trading), and
-:math:`\overline\Pi` comes from a certifying engine (``grid_lp``, ``ot_dual``), a number, or a
-callable. :func:`certify` evaluates the left side independently of any engine
+:math:`\overline\Pi` comes from a certifying engine (``grid_lp``, ``ot_dual``, ``types_lp`` on
+samples), a number, or a callable. A **statistical** upper bound (``types_lp`` on a density: a
+one-sided confidence bound, labelled by :func:`amm_opt.statistical.statistical_method`) is kept
+apart: the bracket then holds only at its confidence level, the status says ``statistical``, and
+a lower bound above it is a *statistical miss* (the bound failed, an event of probability about
+one minus its level), not a proof that an engine is wrong. :func:`certify` evaluates the left side independently of any engine
 (:func:`amm_opt.evaluate`) and checks every condition it relies on.
 
 This module never imports :mod:`amm_opt.solvers` (the checker shares no code path with what it
@@ -31,6 +35,7 @@ from ..evaluate import Evaluation, evaluate
 from ..menu import Menu, require_problem_and_menu
 from ..problem import Problem
 from ..result import Result, bracket_slack
+from ..statistical import parse_statistical
 
 __all__ = ["Certificate", "Check", "certify", "check_menu", "upper_from"]
 
@@ -76,6 +81,8 @@ class Certificate:
         Tolerance used for ``lower <= upper``: :math:`4\sigma + 10^{-9}(1 + |\overline\Pi|)`.
     details : dict
         The evaluation, the upper engine's status and timing, and other numbers.
+    upper_confidence : float or None
+        The level of a statistical ``upper`` (None: certified, given, or no upper bound).
     """
 
     lower: float
@@ -86,6 +93,14 @@ class Certificate:
     checks: tuple[Check, ...]
     slack: float
     details: dict[str, Any] = field(default_factory=dict)
+    upper_confidence: float | None = None
+
+    @property
+    def upper_kind(self) -> str | None:
+        """``"certified"`` (or given), ``"statistical"``, or None without an upper bound."""
+        if self.upper is None:
+            return None
+        return "certified" if self.upper_confidence is None else "statistical"
 
     @property
     def gap(self) -> float | None:
@@ -117,12 +132,16 @@ class Certificate:
 
     @property
     def status(self) -> str:
-        """``certified``, ``lower-only``, ``violation`` or ``infeasible-menu``."""
+        """``certified``, ``statistical``, ``lower-only``, ``violation``, ``statistical-miss``
+        or ``infeasible-menu``."""
         if not self.feasible:
             return "infeasible-menu"
+        statistical = self.upper_kind == "statistical"
         if not self.consistent:
-            return "violation"
-        return "lower-only" if self.upper is None else "certified"
+            return "statistical-miss" if statistical else "violation"
+        if self.upper is None:
+            return "lower-only"
+        return "statistical" if statistical else "certified"
 
     @property
     def verdict(self) -> str:
@@ -139,9 +158,23 @@ class Certificate:
             return (f"VIOLATION: the menu's profit {lo} exceeds the upper bound "
                     f"{self.upper:.8g} ({self.upper_method}) by {self.lower - self.upper:.3g} "
                     f"> slack {self.slack:.2g}: the bound or the evaluation is wrong")
+        if status == "statistical-miss":
+            assert self.upper is not None and self.upper_confidence is not None
+            return (f"STATISTICAL BOUND MISSED: the menu's profit {lo} exceeds the statistical "
+                    f"upper bound {self.upper:.8g} ({100 * self.upper_confidence:g}% one-sided, "
+                    f"{self.upper_method}) by {self.lower - self.upper:.3g}: that bound failed "
+                    "(it does with probability about one minus its level); use more draws or a "
+                    "certified bound")
         if status == "lower-only":
             return f"LOWER BOUND ONLY: optimum >= {lo}; no upper bound was computed"
         rel = self.relative_gap
+        if status == "statistical":
+            assert self.upper_confidence is not None
+            return (f"STATISTICAL (not certified): optimum in [{self.lower:.8g}, "
+                    f"{self.upper:.8g}] at {100 * self.upper_confidence:g}% confidence, gap "
+                    f"{self.gap:.3g} ({100 * rel:.3g}% of lower); lower {self.lower_method}"
+                    + (f" ± {self.lower_stderr:.2g}" if self.lower_stderr else "")
+                    + f", upper {self.upper_method}")
         return (f"CERTIFIED: optimum in [{self.lower:.8g}, {self.upper:.8g}], gap "
                 f"{self.gap:.3g} ({100 * rel:.3g}% of lower); lower {self.lower_method}"
                 + (f" ± {self.lower_stderr:.2g}" if self.lower_stderr else "")
@@ -155,7 +188,9 @@ class Certificate:
         """JSON-ready numbers (no arrays)."""
         return {"status": self.status, "verdict": self.verdict, "lower": self.lower,
                 "lower_method": self.lower_method, "lower_stderr": self.lower_stderr,
-                "upper": self.upper, "upper_method": self.upper_method, "gap": self.gap,
+                "upper": self.upper, "upper_method": self.upper_method,
+                "upper_kind": self.upper_kind, "upper_confidence": self.upper_confidence,
+                "gap": self.gap,
                 "relative_gap": self.relative_gap, "slack": self.slack,
                 "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail}
                            for c in self.checks]}
@@ -304,9 +339,10 @@ def certify(problem: Problem, menu: Menu, upper: UpperSpec = None, *,
     menu : Menu
         Allocations of shape (K, goods).
     upper : None, float, str, Result or callable
-        None (lower bound only), a number, an engine name (``"grid_lp"``, ``"ot_dual"``: run
-        through :func:`amm_opt.solve` with ``upper_options``), a :class:`Result` carrying
-        ``bounds.upper``, or ``problem -> float | Result``.
+        None (lower bound only), a number, an engine name (``"grid_lp"``, ``"ot_dual"``,
+        ``"types_lp"``: run through :func:`amm_opt.solve` with ``upper_options``), a
+        :class:`Result` carrying ``bounds.upper``, or ``problem -> float | Result``. A
+        statistical bound (its ``upper_method`` says so) is reported as statistical.
     upper_options : mapping, optional
         Options of the named engine (e.g. ``{"grid": 64}``).
     evaluate_options : mapping, optional
@@ -320,7 +356,8 @@ def certify(problem: Problem, menu: Menu, upper: UpperSpec = None, *,
     -------
     Certificate
         ``verdict`` says in one line whether the bracket holds; ``ok`` is False for an infeasible
-        menu or a lower bound above the upper bound.
+        menu or a lower bound above the upper bound (``status`` tells a certified bound's
+        ``violation`` from a statistical bound's ``statistical-miss``).
 
     Examples
     --------
@@ -346,9 +383,12 @@ def certify(problem: Problem, menu: Menu, upper: UpperSpec = None, *,
     if value is not None:
         slack = bracket_slack(ev.stderr, value)
         excess = ev.profit - value
+        level = parse_statistical(method)
+        kind = "" if level is None else f" (statistical upper bound, {100 * level:g}% one-sided)"
         checks.append(Check("bracket", excess <= slack,
-                            f"lower - upper = {excess:.3g} (allowed <= {slack:.2g})"))
+                            f"lower - upper = {excess:.3g} (allowed <= {slack:.2g}){kind}"))
     details = {"evaluation": ev, **details}
     return Certificate(lower=ev.profit, lower_method=ev.method, lower_stderr=ev.stderr,
                        upper=value, upper_method=method, checks=tuple(checks), slack=slack,
-                       details=details)
+                       details=details,
+                       upper_confidence=None if value is None else parse_statistical(method))

@@ -13,6 +13,11 @@ error of :math:`L_i`: 0 when exact). A known optimum (a reference) joins both si
 violation raises :class:`CrosscheckError` naming the two engines: one of them is wrong.
 Each engine's own reported profit must also match the independent evaluation.
 
+A **statistical** upper bound (``types_lp`` on a density, labelled by
+:func:`amm_opt.statistical.statistical_method`) holds only at its confidence level: a lower bound
+(or the reference) above it is listed as a *statistical miss*, not a violation, and the bracket
+(:attr:`CrosscheckReport.best_upper`) uses certified bounds only.
+
 Engines named by strings run through :func:`amm_opt.solve` (imported at call time; this module
 never imports :mod:`amm_opt.solvers`); callables ``problem -> Result`` are accepted too.
 """
@@ -35,6 +40,7 @@ from ..errors import (
 from ..evaluate import evaluate
 from ..problem import Problem
 from ..result import Result, bracket_slack
+from ..statistical import parse_statistical
 from .certify import check_menu
 
 __all__ = ["CrosscheckError", "CrosscheckReport", "EngineRun", "crosscheck"]
@@ -75,18 +81,36 @@ class EngineRun:
     result: Result | None = field(default=None, repr=False)
 
     @property
+    def upper_confidence(self) -> float | None:
+        """Level of a statistical ``upper`` (None when certified or absent)."""
+        return None if self.upper is None else parse_statistical(self.upper_method)
+
+    @property
+    def upper_kind(self) -> str | None:
+        """``"certified"``, ``"statistical"`` or None."""
+        if self.upper is None:
+            return None
+        return "certified" if self.upper_confidence is None else "statistical"
+
+    @property
     def ran(self) -> bool:
         return self.outcome not in ("error", "unsupported", "unavailable")
 
 
 @dataclass(frozen=True)
 class CrosscheckReport:
-    """All runs, the known optimum if any, and every inconsistency found."""
+    """All runs, the known optimum if any, and every inconsistency found.
+
+    ``statistical_misses`` lists lower bounds (or the reference) above a statistical upper
+    bound: that bound failed, which happens with probability about one minus its level; they
+    are not violations and do not make the report fail.
+    """
 
     runs: tuple[EngineRun, ...]
     reference: float | None
     violations: tuple[str, ...]
     failures: tuple[str, ...]
+    statistical_misses: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -100,18 +124,27 @@ class CrosscheckReport:
 
     @property
     def best_upper(self) -> tuple[float, str] | None:
-        """Smallest upper bound and its engine."""
-        pairs = [(r.upper, r.name) for r in self.runs if r.upper is not None]
+        """Smallest certified upper bound and its engine."""
+        pairs = [(r.upper, r.name) for r in self.runs
+                 if r.upper is not None and r.upper_kind == "certified"]
+        return min(pairs) if pairs else None
+
+    @property
+    def best_statistical_upper(self) -> tuple[float, str] | None:
+        """Smallest statistical upper bound and its engine."""
+        pairs = [(r.upper, r.name) for r in self.runs if r.upper_kind == "statistical"]
         return min(pairs) if pairs else None
 
     def table(self) -> str:
         """A plain-text table of the runs, the bracket and any violation."""
-        head = ("engine", "outcome", "lower (evaluated)", "upper (certified)", "seconds")
+        head = ("engine", "outcome", "lower (evaluated)", "upper", "seconds")
         rows = [head]
         for r in self.runs:
             lo = "—" if r.lower is None else f"{r.lower:.8g} {r.lower_method}" + (
                 f" ±{r.lower_stderr:.1g}" if r.lower_stderr else "")
-            hi = "—" if r.upper is None else f"{r.upper:.8g}"
+            hi = "—" if r.upper is None else f"{r.upper:.8g} " + (
+                "certified" if r.upper_confidence is None else
+                f"STATISTICAL {100 * r.upper_confidence:g}%")
             rows.append((r.name, r.outcome, lo, hi, f"{r.seconds:.2f}"))
         if self.reference is not None:
             rows.append(("reference", "closed form", f"{self.reference:.8g}",
@@ -125,6 +158,11 @@ class CrosscheckReport:
             rel = (hi[0] - lo[0]) / abs(lo[0]) if lo[0] else math.inf
             lines.append(f"bracket: {lo[0]:.8g} ({lo[1]}) <= optimum <= {hi[0]:.8g} ({hi[1]}), "
                          f"relative gap {rel:.3g}")
+        stat = self.best_statistical_upper
+        if lo is not None and stat is not None:
+            lines.append(f"statistical: optimum <= {stat[0]:.8g} ({stat[1]}, not certified)")
+        for text in self.statistical_misses:
+            lines.append("STATISTICAL MISS: " + text)
         for text in self.failures:
             lines.append("FAILED: " + text)
         for text in self.violations:
@@ -281,18 +319,25 @@ def crosscheck(problem: Problem, backends: Any, *,
         lowers.append(("reference", reference, 0.0, "closed form"))
         uppers.append(("reference", reference, "closed form"))
     violations: list[str] = []
+    misses: list[str] = []
     for lname, lo, sigma, lmethod in lowers:
         for uname, hi, umethod in uppers:
             if lname == uname == "reference":
                 continue
             slack = bracket_slack(sigma, hi)
-            if lo > hi + slack:
+            level = parse_statistical(umethod)
+            if lo > hi + slack and level is not None:
+                misses.append(
+                    f"lower bound of {lname!r} ({lo:.10g}, {lmethod}) exceeds the statistical "
+                    f"upper bound of {uname!r} ({hi:.10g}, {100 * level:g}% one-sided) by "
+                    f"{lo - hi:.3g}: that bound failed (probability about {1 - level:.2g})")
+            elif lo > hi + slack:
                 violations.append(
                     f"lower bound of {lname!r} ({lo:.10g}, {lmethod}) exceeds upper bound of "
                     f"{uname!r} ({hi:.10g}, {umethod or 'certified'}) by {lo - hi:.3g} > "
                     f"slack {slack:.2g}: one of the two engines is wrong")
     report = CrosscheckReport(runs=runs, reference=reference, violations=tuple(violations),
-                              failures=tuple(failures))
+                              failures=tuple(failures), statistical_misses=tuple(misses))
     if raise_on_error and not report.ok:
         first = (list(violations) + failures)[0]
         raise CrosscheckError(first + f" ({len(violations)} violation(s), {len(failures)} "

@@ -1,0 +1,185 @@
+r"""The finite-type LP as data, its certified dual bound, and the menu of a solution.
+
+For types :math:`t_i` with weights :math:`w_i` and the belief :math:`c` (``docs/math/types_lp.md``),
+
+.. math::
+
+    \mathrm{OPT} = \max_{u, g}\; \sum_i w_i\,\big[g_i\cdot(t_i - c'(t_i)) - u_i\big]
+    \quad\text{s.t.}\quad u_j \ge u_i + g_i\cdot(t_j - t_i)\;\; (i \ne j),\quad
+    g_i \in X,\quad 0 \le u_i \le \sigma_X(t_i - c),\quad u_c = 0 .
+
+(The caps :math:`u_i \le \sigma_X(t_i - c)` follow from the rows into :math:`c`; they keep every
+sub-LP bounded.) Columns are laid out point by point, ``u_i`` at ``i (n + 1)`` and ``g_i`` after
+it, as in the grid LP, so its solver interfaces and separation serve this LP unchanged
+(:mod:`amm_opt.solvers.grid_lp.interfaces`, :func:`~amm_opt.solvers.grid_lp.model.find_cuts`).
+
+**Certified bound.** Written :math:`\max q^\top z` s.t. :math:`Az \le 0`, :math:`lo \le z \le hi`,
+for every :math:`y \ge 0` and every :math:`z` feasible for the LP with **all** pairs (a superset
+of the rows of :math:`A`),
+
+.. math::
+
+    q_\star^\top z \le \sum_j \max(lo_j r_j, hi_j r_j) + \sum_j \max(|lo_j|, |hi_j|)\,
+    |q_{\star j} - q_j|, \qquad r = q - A^\top y,
+
+with :math:`q_\star` the exact objective. :func:`certified_bound` evaluates it at the solver's
+duals with rigorous allowances for the rounding of :math:`r` (as in the grid LP) and of the
+stored objective :math:`q` (weights and :math:`t_i - c'(t_i)`, a few roundings each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from ...menu import Menu
+from ...problem import Problem
+from .types import TypeSet
+
+__all__ = ["TypesData", "certified_bound", "types_menu"]
+
+FloatArray = NDArray[np.float64]
+
+_EPS = float(np.finfo(np.float64).eps) / 2          # unit round-off 2**-53
+# Allocations closer than this (relative to the box width) are one item: the LP's gradients at
+# neighbouring types agree up to the solver's round-off.
+SAME_ITEM_RTOL = 1e-9
+
+
+def _gamma(k: int) -> float:
+    """Higham's :math:`\\gamma_k = k u / (1 - k u)`."""
+    return k * _EPS / (1.0 - k * _EPS)
+
+
+@dataclass(frozen=True, eq=False)
+class TypesData:
+    """Columns of the finite-type LP (the attributes the grid LP's interfaces read).
+
+    Attributes
+    ----------
+    points, weights, belief_index
+        From the :class:`~amm_opt.solvers.types_lp.types.TypeSet`.
+    lower, upper, cost : arrays of shape (N (n + 1),)
+        Column bounds and the objective :math:`q` (maximised).
+    cost_error : array of shape (N (n + 1),)
+        A bound on :math:`|q_\\star - q|` per column (rounding of the stored objective).
+    has_plane : array of bool, shape (N,)
+        Every point has a tangent plane (all True).
+    """
+
+    points: FloatArray
+    weights: FloatArray
+    belief_index: int
+    lower: FloatArray
+    upper: FloatArray
+    cost: FloatArray
+    cost_error: FloatArray
+    has_plane: NDArray[np.bool_]
+
+    @property
+    def size(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def goods(self) -> int:
+        return int(self.points.shape[1])
+
+    @property
+    def columns(self) -> int:
+        return self.size * (self.goods + 1)
+
+    def split(self, z: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(u (N,), g (N, n))`` from a column vector ``z``."""
+        block = np.asarray(z, dtype=np.float64).reshape(self.size, self.goods + 1)
+        return block[:, 0], block[:, 1:]
+
+    @classmethod
+    def build(cls, problem: Problem, types: TypeSet) -> TypesData:
+        """The LP's columns for ``types`` under ``problem``'s belief, update and box."""
+        pts, w = types.points, types.weights
+        count, n = pts.shape
+        c = np.asarray(problem.belief, dtype=np.float64)
+        post = np.asarray(problem.posterior(pts), dtype=np.float64)
+        gain = pts - post                                           # t_i - c'(t_i)
+        # sigma_X(t - c) rounded upwards (8 (n + 2) ulps cover the subtraction, the products and
+        # the n-term sum), so every feasible utility satisfies u <= upper.
+        cap = problem.support_function(pts - c)
+        cap = cap * (1.0 + 8 * (n + 2) * _EPS) + np.finfo(np.float64).tiny
+        cap[types.belief_index] = 0.0
+        low, high = problem.allocation_low, problem.allocation_high
+        lower = np.column_stack([np.zeros(count), np.tile(low, (count, 1))]).ravel()
+        upper = np.column_stack([cap, np.tile(high, (count, 1))]).ravel()
+        cost = np.column_stack([-w, w[:, None] * gain]).ravel()
+        # The weights count/m are rounded once; t - c'(t) is a difference of rounded terms (the
+        # linear posterior (1 - lambda) c + lambda t costs three roundings); the product one more.
+        lam = problem.adverse_selection
+        scale = np.abs(pts) + np.abs(post) + (1.0 - lam) * np.abs(c) + lam * np.abs(pts)
+        err_g = _gamma(8) * w[:, None] * scale
+        cost_error = np.column_stack([_gamma(1) * w, err_g]).ravel()
+        return cls(pts, w, types.belief_index, lower, upper, cost, cost_error,
+                   np.ones(count, dtype=bool))
+
+
+def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | None
+                    ) -> tuple[float, dict[str, Any]]:
+    r"""Certified upper bound on the finite-type optimum from any row duals ``y``.
+
+    .. math::
+
+        \overline{\Pi} = \sum_j \max(lo_j r_j, hi_j r_j)
+        + \gamma_{K+3} \sum_j b_j (|q_j| + (|A|^\top y)_j)
+        + \gamma_{N+1} \sum_j |t_j| + \sum_j b_j \varepsilon_j ,
+
+    :math:`r = q - A^\top \max(y, 0)`, :math:`b_j = \max(|lo_j|, |hi_j|)`, :math:`K` the most
+    nonzeros in a column, :math:`t_j` the terms of the first sum and :math:`\varepsilon_j` the
+    objective's rounding bound (``cost_error``); rounded up by one ulp. Valid for **every**
+    ``y`` (negative entries are clipped; None gives the trivial bound of the box).
+    """
+    rows = matrix.shape[0]
+    if duals is None or rows == 0:
+        y = np.zeros(rows)
+    else:
+        y = np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
+                                     neginf=0.0), 0.0)
+    csr = sp.csr_matrix(matrix)
+    at_y = csr.T @ y if rows else np.zeros(data.columns)
+    r = data.cost - at_y
+    terms = np.maximum(data.lower * r, data.upper * r)
+    raw = float(terms.sum())
+    col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
+    abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
+    box = np.maximum(np.abs(data.lower), np.abs(data.upper))
+    roundoff = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
+                + _gamma(len(terms) + 1) * float(np.abs(terms).sum()))
+    objective = float((box * data.cost_error).sum()) * (1.0 + _gamma(len(terms) + 1))
+    bound = float(np.nextafter(raw + roundoff + objective, np.inf))
+    return bound, {"raw": raw, "roundoff_allowance": roundoff, "objective_allowance": objective,
+                   "negative_duals_clipped": 0 if duals is None else
+                   int((np.asarray(duals) < 0).sum()), "duals": duals is not None}
+
+
+def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
+    r"""The menu of an LP solution: items :math:`(g_i,\; t_i\cdot g_i - u_i)`.
+
+    Gradients are clipped into :math:`X` (solver round-off), items whose allocations agree to
+    :math:`10^{-9}` of the box width are merged keeping the cheapest (the others are never
+    strictly preferred), and the items some type chooses (ties to the market maker, as
+    :func:`amm_opt.evaluate` breaks them) are kept.
+    """
+    u, g = data.split(z)
+    low, high = problem.allocation_low, problem.allocation_high
+    g = np.clip(g, low, high)
+    p = np.einsum("ij,ij->i", g, data.points) - u
+    width = np.where(high > low, high - low, 1.0)
+    key = np.round(g / width / SAME_ITEM_RTOL)
+    _, inv = np.unique(key, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    order = np.lexsort((p, inv))
+    first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]]
+    menu = Menu(g[first], p[first])
+    used = np.unique(menu.choose(data.points, problem))
+    return menu.subset(used)
