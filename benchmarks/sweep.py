@@ -60,9 +60,14 @@ def speedup(points: int = 16) -> None:
                           executor=pool, **GRID)
             times[workers] = time.perf_counter() - warm
         assert (table["state"] == "done").all()
+        busy = table["point_seconds"].sum() / times[workers]
+        share = table["cpu_seconds"].sum() / table["point_seconds"].sum()
+        wall, cpu = table["point_seconds"].mean(), table["cpu_seconds"].mean()
         print(f"workers {workers}: {times[workers]:.2f} s wall for the 16 points (pool start "
-              f"and warm-up {warm - start:.1f} s not included), solve time per point "
-              f"{table['solve_seconds'].mean():.2f} s (mean), {load()}")
+              f"and warm-up {warm - start:.1f} s not included); per point {wall:.2f} s wall, "
+              f"{cpu:.2f} s CPU (mean); points in "
+              f"flight on average {busy:.2f}; share of a core each point got {share:.2f}; "
+              f"{load()}")
     print(f"speed-up 2 vs 1 workers: {times[1] / times[2]:.2f}x (target >= 1.7x)\n")
 
 

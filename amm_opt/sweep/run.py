@@ -86,7 +86,8 @@ def sweep(problem: Problem, over: Any, backend: Any = None, *, store: Any = None
         Parameters, ``point`` (key), ``state`` (done/failed), ``status``, ``backend``,
         ``lower``, ``upper``, ``gap``, ``relative_gap``, ``lower_stderr``, ``lower_method``,
         ``upper_method``, ``message``, ``error``, ``warnings``, ``solve_seconds``,
-        ``point_seconds``, ``attempts``, ``worker``, ``finished``, ``menu`` (versioned JSON).
+        ``point_seconds``, ``cpu_seconds``, ``attempts``, ``worker``, ``finished``, ``menu``
+        (versioned JSON).
         ``frame.attrs["sweep"]`` holds the sweep's key, problem, backend, options and the
         counts ``computed``, ``reused``, ``failed``, and ``store_seconds`` (time spent writing).
 

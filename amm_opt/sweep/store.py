@@ -41,7 +41,8 @@ STORE_SCHEMA = 1
 #: The columns of a point's row after its parameters, in table order.
 POINT_COLUMNS = ("state", "status", "backend", "lower", "upper", "gap", "lower_stderr",
                  "lower_method", "upper_method", "message", "error", "warnings",
-                 "solve_seconds", "point_seconds", "attempts", "worker", "finished", "menu")
+                 "solve_seconds", "point_seconds", "cpu_seconds", "attempts", "worker",
+                 "finished", "menu")
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,8 +54,8 @@ CREATE TABLE IF NOT EXISTS points (
     state TEXT NOT NULL CHECK (state IN ('done', 'failed')), status TEXT NOT NULL,
     backend TEXT, lower REAL, upper REAL, gap REAL, lower_stderr REAL, lower_method TEXT,
     upper_method TEXT, message TEXT, error TEXT, warnings TEXT, solve_seconds REAL,
-    point_seconds REAL, attempts INTEGER, worker TEXT, finished REAL, menu TEXT,
-    PRIMARY KEY (sweep, point));
+    point_seconds REAL, cpu_seconds REAL, attempts INTEGER, worker TEXT, finished REAL,
+    menu TEXT, PRIMARY KEY (sweep, point));
 """
 _PARQUET = "pip install 'amm-opt[dask]' (pandas and pyarrow)"
 
@@ -324,6 +325,6 @@ def to_frame(rows: list[dict[str, Any]]) -> Any:
                *POINT_COLUMNS[:6], "relative_gap", *POINT_COLUMNS[6:]]
     frame = pandas.DataFrame.from_records(records, columns=columns)
     for col in ("lower", "upper", "gap", "relative_gap", "lower_stderr", "solve_seconds",
-                "point_seconds", "finished"):
+                "point_seconds", "cpu_seconds", "finished"):
         frame[col] = pandas.to_numeric(frame[col], errors="coerce").astype("float64")
     return frame

@@ -107,11 +107,13 @@ def _row_from_result(result: Result) -> dict[str, Any]:
 def solve_point(task: PointTask) -> dict[str, Any]:
     """Solve one point; the row to store (``state`` ``"done"`` or ``"failed"``).
 
-    Warnings raised while solving are kept in ``row["warnings"]`` (a list of strings).
+    Warnings raised while solving are kept in ``row["warnings"]`` (a list of strings);
+    ``point_seconds`` is the wall time on the worker, ``cpu_seconds`` the CPU time of its
+    process (their ratio shows how much of a core the point got).
     """
     from ..solving import solve
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     row: dict[str, Any]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -126,5 +128,6 @@ def solve_point(task: PointTask) -> dict[str, Any]:
     row.update(key=task.key, attempts=task.attempt,
                warnings=[f"{w.category.__name__}: {w.message}" for w in caught],
                point_seconds=time.perf_counter() - start,
+               cpu_seconds=time.process_time() - cpu,
                worker=f"{socket.gethostname()}:{os.getpid()}", finished=time.time())
     return row
