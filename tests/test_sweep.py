@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("pandas", reason="sweeps return pandas tables: pip install 'amm-opt[dask]'")
 
-from test_sweep_backends import ExitOnce, SlowSeparate
+from test_sweep_backends import ExitOnce, InterruptAt, SlowSeparate
 
 from amm_opt import Problem, Uniform, evaluate, references, solve
 from amm_opt.errors import OptionError, UnknownBackendError
@@ -239,6 +239,19 @@ def test_a_killed_driver_leaves_a_consistent_store_and_the_rerun_fills_only_the_
     for _, row in table.iterrows():  # no corrupt row: every bound is the closed form
         assert row["lower"] == pytest.approx(
             references.r1_profit(adverse_selection=row["adverse_selection"]), rel=1e-9)
+
+
+def test_ctrl_c_stops_the_sweep_keeps_what_finished_and_a_rerun_resumes(tmp_path):
+    path = tmp_path / "s.sqlite"
+    kw = {"backend": InterruptAt, "store": path, "executor": "inline", "at": 0.2}
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C is never swallowed as a failed point
+        sweep(one_good(), over={"adverse_selection": [0.0, 0.1, 0.2, 0.3]}, **kw)
+    with SweepStore(path, readonly=True) as store:
+        (info,) = store.sweeps()
+        assert info["points"] == 2 and info["failed"] == 0 and store.integrity() == "ok"
+    # the same sweep key without the interrupting point: 0.0 and 0.1 are reused
+    table = sweep(one_good(), over={"adverse_selection": [0.0, 0.1, 0.3]}, **kw)
+    assert table.attrs["sweep"]["computed"] == 1 and (table["state"] == "done").all()
 
 
 # ---------------------------------------------------------------------------- dying workers

@@ -2,7 +2,8 @@
 ``sys.path``), and a check that they solve exactly as the engine they wrap.
 
 ``SlowSeparate`` is ``separate`` after a pause (so that a sweep can be stopped half-way);
-``ExitOnce`` kills its worker process (``os._exit``) the first time it meets a point whose
+``InterruptAt`` raises KeyboardInterrupt at one point (Ctrl-C); ``ExitOnce`` kills its worker
+process (``os._exit``) the first time it meets a point whose
 adverse selection is listed in ``exit_at``, leaving a marker file so that the retry succeeds
 (at a point listed in ``exit_always``, every time).
 """
@@ -53,10 +54,25 @@ class ExitOnce(Separate):
         return super().compute(problem)
 
 
-@pytest.mark.parametrize("cls", [SlowSeparate, ExitOnce])
+@dataclass(frozen=True)
+class InterruptAt(Separate):
+    """``separate``, but a point whose adverse selection is ``at`` raises KeyboardInterrupt
+    (what Ctrl-C does to a sweep run inline)."""
+
+    at: float = -1.0
+    name: ClassVar[str] = "test_interrupt_at"
+
+    def compute(self, problem: Problem):
+        if abs(problem.adverse_selection - self.at) < 1e-12:
+            raise KeyboardInterrupt
+        return super().compute(problem)
+
+
+@pytest.mark.parametrize("cls", [SlowSeparate, ExitOnce, InterruptAt])
 def test_helper_backends_solve_as_separate(cls, tmp_path):
     problem = Problem(goods=1, values=Uniform(0, 1), belief=0.5, adverse_selection=0.25)
-    options = {"marker": str(tmp_path)} if cls is ExitOnce else {"delay": 0.01}
+    options = {ExitOnce: {"marker": str(tmp_path)}, SlowSeparate: {"delay": 0.01},
+               InterruptAt: {"at": 0.5}}[cls]
     got = cls(**options).solve(problem)
     want = solve(problem, backend="separate")
     assert got.bounds.lower == pytest.approx(want.bounds.lower, rel=1e-12)

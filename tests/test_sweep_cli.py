@@ -136,3 +136,39 @@ def test_plot_functions_check_their_tables(lambda_store):
     assert json.loads(grid.loc[0, "menu"])["format"] == "amm_opt.menu"
     with pytest.raises(OptionError, match="sweep table"):
         plot_region_maps({"not": "a table"})
+
+
+@pytest.mark.slow  # starts a Dask LocalCluster of its own (~10 s on the shared machine)
+def test_cli_sweep_on_a_local_dask_cluster(tmp_path, capsys):
+    pytest.importorskip("distributed", reason="Dask is optional: pip install 'amm-opt[dask]'")
+    argv = ["sweep", "--goods", "1", "--belief", "0.5", "--adverse-selection", "0:0.5:3",
+            "--backend", "separate", "--scheduler", "local:2", "--store",
+            str(tmp_path / "s.sqlite")]
+    assert main(argv) == 0
+    assert "3 computed" in capsys.readouterr().out
+    with SweepStore(tmp_path / "s.sqlite", readonly=True) as db:
+        table = db.frame()
+    for lam, low in zip(table["adverse_selection"], table["lower"], strict=True):
+        assert low == pytest.approx(references.r1_profit(adverse_selection=lam), rel=1e-9)
+
+
+@pytest.mark.slow  # the example's default run: about a minute on 2 cores
+def test_the_sweep_example_runs_and_resumes(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("matplotlib", reason="the example draws: pip install 'amm-opt[plot]'")
+    script = Path(__file__).resolve().parents[1] / "examples" / "sweep_two_goods.py"
+    for run in (1, 2):
+        subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True,
+                       capture_output=True, text=True, timeout=900)
+        summary = json.loads((tmp_path / "summary.json").read_text())
+        assert summary["failed_points"] == 0
+        if run == 2:
+            assert summary["computed_points"] == 0  # everything was in the store
+    assert summary["bundled_lower"][0] == pytest.approx(references.r2_two_goods(0.0).profit,
+                                                        rel=1e-9)
+    assert all(g > 0 for g in summary["gain_percent"])
+    for name in ("profit_vs_lambda.png", "gain_over_belief.png", "menus_over_belief.png"):
+        assert (tmp_path / name).stat().st_size > 10_000

@@ -15,6 +15,7 @@ from test_sweep_backends import ExitOnce
 from amm_opt import Problem, Uniform, references, solve
 from amm_opt.sweep import sweep
 
+
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
