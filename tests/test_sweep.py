@@ -58,6 +58,14 @@ def test_bad_sweep_specifications_are_refused_before_any_work(over, text):
         sweep(one_good(), over=over, backend="separate", executor="inline")
 
 
+def test_a_sweep_too_large_is_refused_before_its_points_are_built():
+    from amm_opt.errors import ResourceLimitError
+
+    axis = list(np.linspace(0.0, 0.9, 1001))
+    with pytest.raises(ResourceLimitError, match="1003002 points, more than a sweep may have"):
+        sweep_points({"belief": axis + [0.95], "adverse_selection": axis})
+
+
 def test_point_problem_sets_components_and_distribution_parameters():
     from amm_opt.sweep.points import problem_data
 

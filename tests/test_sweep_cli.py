@@ -58,6 +58,7 @@ def test_cli_sweep_over_a_parameter_and_a_failed_point_exit_1(tmp_path, capsys):
       "--scheduler", "inline"], "unknown option"),
     (["sweep", "--paper", "--belief", "0.5", "--scheduler", "local:x"], "local:N"),
     (["sweep-plot", "missing.sqlite", "--out", "x.png"], "does not exist"),
+    (["sweep", "--paper", "--belief", "0:1:1e12"], "more than a sweep may have"),
 ])
 def test_cli_sweep_bad_input_exits_2_with_the_flag(argv, text, capsys, tmp_path,
                                                    monkeypatch):

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError, OptionError, ProblemError
+from .points import check_point_count
 
 __all__ = ["add_sweep_parser", "add_sweep_plot_parser", "parse_spec", "run_sweep",
            "run_sweep_plot"]
@@ -53,6 +54,7 @@ def parse_spec(text: str, flag: str) -> list[float]:
             count = float(parts[2])
             if not count.is_integer() or count < 1:
                 raise ValueError
+            check_point_count(int(count), flag)
             values = np.linspace(start, stop, int(count)).tolist()
         elif len(parts) == 1:
             values = [float(t) for t in text.split(",")]

@@ -29,12 +29,19 @@ from typing import Any
 import numpy as np
 
 from ..distributions import Distribution
-from ..errors import OptionError, ProblemError
+from ..errors import OptionError, ProblemError, ResourceLimitError
 from ..io import json_data
+from ..limits import require_memory
 from ..problem import Problem
 
-__all__ = ["SWEEPABLE", "canonical", "parameter_path", "point_key", "point_problem",
+__all__ = ["MAX_POINTS", "POINT_BYTES", "SWEEPABLE", "canonical", "check_point_count", "parameter_path", "point_key", "point_problem",
            "problem_data", "sweep_points"]
+
+#: Points one sweep may have (a store row per point; beyond this, split the sweep).
+MAX_POINTS = 1_000_000
+#: Memory a point costs the driver before it runs (its parameters, key and task), an estimate
+#: on the high side for scalar parameters.
+POINT_BYTES = 4096
 
 #: Top-level names a sweep may vary (``goods`` fixes the shapes, so it cannot vary).
 SWEEPABLE = ("belief", "adverse_selection", "allocation", "values")
@@ -94,6 +101,18 @@ def canonical(value: Any, name: str = "value", *, floats: bool = False) -> Any:
     return check(data)
 
 
+def check_point_count(count: int, field: str = "over") -> None:
+    """Refuse a sweep of more than :data:`MAX_POINTS` points, or one whose points would not
+    fit the memory limit (:func:`amm_opt.limits.require_memory`), before any is built."""
+    if count > MAX_POINTS:
+        raise ResourceLimitError(f"has {count} points, more than a sweep may have ({MAX_POINTS})",
+                                 field=field, value=count,
+                                 allowed="fewer values per parameter, or several sweeps into "
+                                         "the same store")
+    require_memory(count * POINT_BYTES, f"a sweep of {count} points", field,
+                   "fewer values per parameter")
+
+
 def sweep_points(over: Any) -> list[dict[str, Any]]:
     """The points of ``over``: the Cartesian product of a mapping, or an explicit list.
 
@@ -121,8 +140,10 @@ def sweep_points(over: Any) -> list[dict[str, Any]]:
                 raise OptionError("has no values", field=f"over[{name!r}]", value=values,
                                   allowed="at least one value")
             axes.append([canonical(v, name, floats=True) for v in values])
+        check_point_count(math.prod(len(a) for a in axes))
         points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
     elif isinstance(over, Sequence) and not isinstance(over, (str, bytes)):
+        check_point_count(len(over))
         points = []
         for i, point in enumerate(over):
             if not isinstance(point, Mapping) or not point:
