@@ -63,7 +63,7 @@ def test_a_sweep_too_large_is_refused_before_its_points_are_built():
 
     axis = list(np.linspace(0.0, 0.9, 1001))
     with pytest.raises(ResourceLimitError, match="1003002 points, more than a sweep may have"):
-        sweep_points({"belief": axis + [0.95], "adverse_selection": axis})
+        sweep_points({"belief": [*axis, 0.95], "adverse_selection": axis})
 
 
 def test_point_problem_sets_components_and_distribution_parameters():

@@ -34,8 +34,8 @@ from ..io import json_data
 from ..limits import require_memory
 from ..problem import Problem
 
-__all__ = ["MAX_POINTS", "POINT_BYTES", "SWEEPABLE", "canonical", "check_point_count", "parameter_path", "point_key", "point_problem",
-           "problem_data", "sweep_points"]
+__all__ = ["MAX_POINTS", "POINT_BYTES", "SWEEPABLE", "canonical", "check_point_count",
+           "parameter_path", "point_key", "point_problem", "problem_data", "sweep_points"]
 
 #: Points one sweep may have (a store row per point; beyond this, split the sweep).
 MAX_POINTS = 1_000_000
