@@ -50,6 +50,7 @@ class LPOptions(Protocol):
     max_rounds: int
     max_all_pairs: int
     interface: str
+    formulation: str
     verbose: bool
 
 
@@ -113,7 +114,12 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
         i, j = start_rows(data, options.start_pairs, options.neighbours)
         require_memory(estimate_bytes(len(i), n), f"the first LP of {data.size} types",
                        "subsample", "subsample= fewer types, or fewer neighbours")
-    lp = make_interface(interface, data, "HIGHS", "simplex", options.verbose)
+    if options.formulation == "dual" and interface == "highspy":
+        from .dual import DualHighsLP
+
+        lp: Any = DualHighsLP(data, options.verbose)
+    else:
+        lp = make_interface(interface, data, "HIGHS", "simplex", options.verbose)
     lp.add(i, j)
     keys = np.sort(pair_keys(i, j))
     max_cuts = options.max_cuts or max(data.size, 1000)

@@ -102,6 +102,9 @@ class TypesLP(Solver):
         ``Status.TIME_LIMIT`` with valid bounds.
     interface : {"auto", "highspy", "scipy"}
         HiGHS directly (incremental rows, warm-started dual simplex) or SciPy's HiGHS.
+    formulation : {"primal", "dual"}
+        Solve the LP as stated (dual simplex, a row per pair) or its dual (primal simplex, a
+        column per pair and a row per LP column: a smaller basis; highspy only).
     verbose : bool
         Solver output.
 
@@ -131,6 +134,7 @@ class TypesLP(Solver):
     max_all_pairs: int = 20_000_000
     time_limit: float | None = None
     interface: str = "auto"
+    formulation: str = "primal"
     verbose: bool = False
 
     name: ClassVar[str] = "types_lp"
@@ -154,7 +158,7 @@ class TypesLP(Solver):
         "cut_tol": Real(0, open_low=True), "max_cuts": Integer(1, optional=True),
         "max_rounds": Integer(1), "max_types": Integer(2), "max_all_pairs": Integer(1),
         "time_limit": Real(0, open_low=True, optional=True),
-        "interface": Choice(tuple(i for i in INTERFACES if i != "cvxpy")), "verbose": Flag(),
+        "interface": Choice(tuple(i for i in INTERFACES if i != "cvxpy")), "formulation": Choice(("primal", "dual")), "verbose": Flag(),
     }
 
     # ------------------------------------------------------------------ checks
