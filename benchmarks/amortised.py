@@ -13,6 +13,7 @@
    exact profit is within 0.1% of a certified bound (grid 192).
 
 Run:  python benchmarks/amortised.py [--budget SECONDS] [--points 25] [--out FILE.json]
+      [--save FAMILY.json | --family FAMILY.json]
       (--quick: a 60-second smoke run with 6 points)
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from amm_opt import Menu, Uniform, evaluate, solve
-from amm_opt.amortised import AmortisedTrainer, FamilySpec
+from amm_opt.amortised import AmortisedTrainer, FamilySpec, load_family, save_family
 from amm_opt.amortised.accuracy import accuracy_map, heldout_parameters
 from amm_opt.amortised.torch_net import soft_family_profit
 from amm_opt.amortised.warm import cold_start, refine, warm_start
@@ -105,7 +106,11 @@ def main() -> None:
     ap.add_argument("--points", type=int, default=25)
     ap.add_argument("--warm-points", type=int, default=3)
     ap.add_argument("--warm-steps", type=int, default=3000)
-    ap.add_argument("--out", default=None)
+    ap.add_argument("--out", default=None, help="write every number as JSON here")
+    ap.add_argument("--save", default=None, help="save our family here (FILE.json)")
+    ap.add_argument("--family", default=None, help="load our family instead of training it")
+    ap.add_argument("--seed", type=int, default=0, help="our trainer's seed")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the authors' recipe")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -113,21 +118,30 @@ def main() -> None:
             60.0, 600, 6, 1, 300
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    family = AmortisedTrainer(steps=args.steps, time_limit=args.budget, seed=0,
-                              device="cpu").train(SPEC)
-    ours_seconds = time.perf_counter() - t0
+    if args.family is not None:
+        family = load_family(args.family)
+    else:
+        family = AmortisedTrainer(steps=args.steps, time_limit=args.budget, seed=args.seed,
+                                  device="cpu").train(SPEC)
+    ours_seconds = time.perf_counter() - t0 if args.family is None else \
+        family.info["train_seconds"]
+    if args.save is not None:
+        save_family(family, args.save)
     print(f"ours: {family.info['steps_run']} steps in {ours_seconds:.0f} s "
           f"({family.info['stop_reason']})", flush=True)
     points = heldout_parameters(SPEC, args.points)
     amap = accuracy_map(family, points)
     print(amap.table(), flush=True)
     uppers = [p.upper for p in amap.points]
-    t0 = time.perf_counter()
-    base, base_steps = train_baseline(args.budget)
-    base_seconds = time.perf_counter() - t0
-    base_r = baseline_ratio(base, points, uppers)
-    print(f"baseline: {base_steps} steps in {base_seconds:.0f} s; median "
-          f"{100 * np.median(base_r):.2f}%, min {100 * np.min(base_r):.2f}%", flush=True)
+    base_r: list[float] = [np.nan]
+    base_steps, base_seconds = 0, 0.0
+    if not args.no_baseline:
+        t0 = time.perf_counter()
+        base, base_steps = train_baseline(args.budget)
+        base_seconds = time.perf_counter() - t0
+        base_r = baseline_ratio(base, points, uppers)
+        print(f"baseline: {base_steps} steps in {base_seconds:.0f} s; median "
+              f"{100 * np.median(base_r):.2f}%, min {100 * np.min(base_r):.2f}%", flush=True)
     warm = warm_vs_cold(family, points[:args.warm_points], args.warm_steps)
     record = {"ours": {"seconds": ours_seconds, "steps": family.info["steps_run"],
                        "stop_reason": family.info["stop_reason"], **amap.summary(),
