@@ -71,3 +71,16 @@ def test_a_bad_point_on_dask_is_failed_with_a_clear_error(client):
     assert table["state"].tolist() == ["done", "failed", "done"]
     error = table.loc[1, "error"]
     assert error.startswith("ProblemError (bad input): adverse_selection: is outside [0, 1)")
+
+
+def test_cli_sweep_on_a_scheduler_address(client, tmp_path, capsys):
+    from amm_opt.cli import main
+
+    address = client.scheduler.address
+    argv = ["sweep", "--goods", "1", "--belief", "0.25,0.5", "--backend", "separate",
+            "--scheduler", address, "--store", str(tmp_path / "s.sqlite")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "2 computed, 0 already stored, 0 failed" in out
+    assert main(argv) == 0
+    assert "0 computed, 2 already stored" in capsys.readouterr().out
