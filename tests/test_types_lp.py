@@ -199,18 +199,18 @@ def test_rochetnet_on_the_same_samples_stays_below_the_lp():
 
 # ------------------------------------------------------------------------------ bad input
 def test_bad_samples_get_clear_errors():
-    with pytest.raises(DistributionError, match="Samples.values.*NaN"):
+    with pytest.raises(DistributionError, match=r"Samples.values.*NaN"):
         Samples([[0.1, 0.2], [np.nan, 0.3]])
     with pytest.raises(DistributionError, match="3 columns but the problem has 2 goods"):
         Problem(goods=2, values=Samples(np.zeros((5, 3))), belief=0.0)
     one = Problem(goods=2, values=Samples([[0.5, 0.5]]), belief=0.5)
-    with pytest.raises(UnsupportedProblemError, match="values.*at least 2 distinct"):
+    with pytest.raises(UnsupportedProblemError, match=r"values.*at least 2 distinct"):
         solve(one, backend="types_lp")
     same = Problem(goods=1, values=Samples([0.5, 0.5, 0.5]), belief=0.5)
     with pytest.raises(UnsupportedProblemError, match="only 1 distinct"):
         solve(same, backend="types_lp")
     many = _samples_problem(300, 2)
-    with pytest.raises(ResourceLimitError, match="max_types.*subsample"):
+    with pytest.raises(ResourceLimitError, match=r"max_types.*subsample"):
         solve(many, backend="types_lp", max_types=100)
     with pytest.raises(UnsupportedProblemError, match="pairs='all' needs"):
         solve(many, backend="types_lp", pairs="all", max_all_pairs=1000)
@@ -218,7 +218,7 @@ def test_bad_samples_get_clear_errors():
 
 def test_memory_guard_refuses_before_building(monkeypatch):
     monkeypatch.setenv("AMM_OPT_MEMORY_LIMIT", "64KiB")
-    with pytest.raises(ResourceLimitError, match="first LP of .* types"):
+    with pytest.raises(ResourceLimitError, match=r"first LP of .* types"):
         solve(_samples_problem(2000, 2), backend="types_lp")
 
 

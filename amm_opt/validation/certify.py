@@ -14,8 +14,9 @@ samples), a number, or a callable. A **statistical** upper bound (``types_lp`` o
 one-sided confidence bound, labelled by :func:`amm_opt.statistical.statistical_method`) is kept
 apart: the bracket then holds only at its confidence level, the status says ``statistical``, and
 a lower bound above it is a *statistical miss* (the bound failed, an event of probability about
-one minus its level), not a proof that an engine is wrong. :func:`certify` evaluates the left side independently of any engine
-(:func:`amm_opt.evaluate`) and checks every condition it relies on.
+one minus its level), not a proof that an engine is wrong. :func:`certify` evaluates the left
+side independently of any engine (:func:`amm_opt.evaluate`) and checks every condition it relies
+on.
 
 This module never imports :mod:`amm_opt.solvers` (the checker shares no code path with what it
 checks); an engine named by a string is reached through :func:`amm_opt.solve` at call time.

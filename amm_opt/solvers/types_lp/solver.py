@@ -158,7 +158,8 @@ class TypesLP(Solver):
         "cut_tol": Real(0, open_low=True), "max_cuts": Integer(1, optional=True),
         "max_rounds": Integer(1), "max_types": Integer(2), "max_all_pairs": Integer(1),
         "time_limit": Real(0, open_low=True, optional=True),
-        "interface": Choice(tuple(i for i in INTERFACES if i != "cvxpy")), "formulation": Choice(("primal", "dual")), "verbose": Flag(),
+        "interface": Choice(tuple(i for i in INTERFACES if i != "cvxpy")),
+        "formulation": Choice(("primal", "dual")), "verbose": Flag(),
     }
 
     # ------------------------------------------------------------------ checks
