@@ -240,3 +240,9 @@ def test_a_menu_from_the_family_is_a_menu(family):
     assert isinstance(family.menu(0.5, 0.0), Menu)
     menus = family.menus([[0.5, 0.5, 0.0], [0.45, 0.55, 0.3]])
     assert len(menus) == 2 and all(isinstance(m, Menu) for m in menus)
+
+
+def test_validation_sizes_that_are_not_powers_of_two_do_not_warn():
+    # filterwarnings = error: scipy's Sobol warning would fail this test.
+    fam = replace(MINI, steps=10, validation_parameters=3, validation_types=100).train(SPEC)
+    assert fam.info["steps_run"] == 10

@@ -132,8 +132,10 @@ class _Run:
         rng = np.random.default_rng(seed)
         lo, hi = spec.theta_low, spec.theta_high
         m = trainer.validation_parameters
-        theta = lo + (hi - lo) * qmc.Sobol(spec.dim, scramble=True, seed=rng).random(m) \
-            if m > 1 else ((lo + hi) / 2)[None]
+        # The first m points of a 2^k Sobol set (random(m) warns unless m is a power of 2).
+        unit = qmc.Sobol(spec.dim, scramble=True, seed=rng).random_base2(
+            max(0, math.ceil(math.log2(m))))[:m]
+        theta = lo + (hi - lo) * unit if m > 1 else ((lo + hi) / 2)[None]
         sobol = qmc.Sobol(spec.goods, scramble=True, seed=rng)
         v = spec.reference.distribution.ppf(
             sobol.random_base2(max(1, math.ceil(math.log2(trainer.validation_types)))))
