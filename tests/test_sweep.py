@@ -283,3 +283,40 @@ def test_a_broken_process_pool_is_replaced_every_point_stored_once_a_killer_fail
     for lam in (0.0, 0.1, 0.2, 0.4):
         assert by_lam.loc[lam, "lower"] == pytest.approx(
             references.r1_profit(adverse_selection=lam), rel=1e-9)
+
+
+def test_any_concurrent_futures_executor_and_a_progress_bar(capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pytest.importorskip("tqdm", reason="the progress bar is optional: pip install tqdm")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        table = sweep(one_good(), over={"adverse_selection": [0.0, 0.5]}, backend="separate",
+                      executor=pool, progress=True)
+    assert table["lower"].tolist() == pytest.approx(
+        [references.r1_profit(adverse_selection=lam) for lam in (0.0, 0.5)], rel=1e-9)
+    assert "sweep" in capsys.readouterr().err  # tqdm's bar, labelled
+    with pytest.raises(OptionError, match="no submit method"):
+        sweep(one_good(), over={"adverse_selection": [0.0]}, backend="separate",
+              executor=object())
+
+
+def test_point_problem_sets_allocation_rows():
+    from amm_opt.sweep.points import problem_data
+
+    base = problem_data(Problem(goods=2, values=Uniform(0, 1), belief=0.5))
+    p = point_problem(base, {"allocation[1]": [0.0, 1.0]})
+    assert p.allocation_low.tolist() == [-1.0, 0.0] and p.allocation_high.tolist() == [1.0, 1.0]
+    q = point_problem(base, {"allocation": [0.0, 1.0]})
+    assert q.allocation_low.tolist() == [0.0, 0.0]
+
+
+@pytest.mark.slow  # starts three process pools (~15 s on the shared machine)
+def test_a_users_broken_process_pool_is_replaced_by_a_local_one(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        table = sweep(one_good(), over={"adverse_selection": [0.0, 0.1, 0.2]},
+                      backend=ExitOnce, executor=pool, marker=str(tmp_path), exit_at=[0.1])
+    assert (table["state"] == "done").all() and table["point"].is_unique
+    assert (tmp_path / "died-at-0.100000").exists()
