@@ -29,70 +29,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special, stats
 
-from .errors import AmmOptError, DistributionError
+from .errors import DistributionError
+from .parameters import as_parameter, broadcast_parameters, check_magnitude, points_array
 
 __all__ = ["Beta", "Distribution", "Product", "Samples", "TruncatedNormal", "Uniform",
-           "distribution_from_dict", "points_array"]
+           "distribution_from_dict"]
 
 FloatArray = NDArray[np.float64]
 
 # Beta densities with a + b up to this use exp(xlogy + xlog1py - betaln), which loses about
 # a + b ulps; above it scipy's (slower) density, consistent with its CDF to ~1e-15.
 _LOG_PDF_MAX_SHAPE = 64.0
-
-
-def _as_param(value: Any, name: str, owner: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DistributionError(
-            "must be a number or a 1-D array of numbers",
-            field=f"{owner}.{name}",
-            value=value,
-            allowed="a finite float or one finite float per good",
-        ) from None
-    if arr.ndim > 1:
-        raise DistributionError(
-            "must be a scalar or a 1-D array (one entry per good)",
-            field=f"{owner}.{name}",
-            value=value,
-            allowed="shape () or (goods,)",
-        )
-    if arr.ndim == 1 and arr.size == 0:
-        raise DistributionError("is empty", field=f"{owner}.{name}", value=value,
-                                allowed="a scalar or one entry per good")
-    if not np.all(np.isfinite(arr)):
-        raise DistributionError("must be finite (no NaN or inf)", field=f"{owner}.{name}",
-                                value=value, allowed="finite floats")
-    return arr
-
-
-def points_array(v: ArrayLike, goods: int, error: type[AmmOptError]) -> FloatArray:
-    """``v`` as a float array of shape (m, goods) (a 1-D array is m points when goods is 1), or
-    ``error`` naming the expected shape."""
-    arr = np.asarray(v, dtype=np.float64)
-    if arr.ndim == 1 and goods == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.shape[1] != goods:
-        raise error("points must have shape (m, goods)", field="v", value=arr.shape,
-                    allowed=f"(m, {goods})")
-    return arr
-
-
-def _broadcast(params: dict[str, np.ndarray], owner: str) -> int | None:
-    """Common per-good length of the array parameters (None if all are scalars)."""
-    sizes = {name: arr.size for name, arr in params.items() if arr.ndim == 1}
-    if not sizes:
-        return None
-    distinct = set(sizes.values())
-    if len(distinct) > 1:
-        raise DistributionError(
-            "per-good parameters have different lengths",
-            field=owner,
-            value=sizes,
-            allowed="all array parameters of the same length (one entry per good)",
-        )
-    return distinct.pop()
 
 
 class Distribution(ABC):
@@ -128,10 +75,10 @@ class _ScalarFamily(Distribution):
         owner = type(self).__name__
         arrays = {}
         for name in self._param_names:
-            arr = _as_param(getattr(self, name), name, owner)
+            arr = as_parameter(getattr(self, name), name, owner)
             arrays[name] = arr
             object.__setattr__(self, name, arr if arr.ndim else float(arr))
-        _broadcast(arrays, owner)
+        broadcast_parameters(arrays, owner)
         if np.any(arrays["low"] >= arrays["high"]):
             raise DistributionError("needs low < high for every good", field=owner,
                                     value={"low": self.low, "high": self.high},
@@ -141,7 +88,7 @@ class _ScalarFamily(Distribution):
     @property
     def size(self) -> int | None:
         """Number of goods fixed by array parameters, or None if all parameters are scalar."""
-        return _broadcast(self._params(), type(self).__name__)
+        return broadcast_parameters(self._params(), type(self).__name__)
 
     @property
     def is_scalar(self) -> bool:
@@ -522,6 +469,7 @@ class Samples(Distribution):
             bad = int(np.sum(~np.isfinite(arr).all(axis=1)))
             raise DistributionError(f"contains NaN or inf in {bad} rows", field="Samples.values",
                                     value="array", allowed="finite values only")
+        check_magnitude(arr, "Samples.values")
         arr.setflags(write=False)
         object.__setattr__(self, "values", arr)
 

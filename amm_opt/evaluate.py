@@ -31,6 +31,7 @@ from .discretisation import interval_probability, resolving_breaks
 from .distributions import Product, Samples
 from .errors import AmmOptWarning, OptionError, ResourceLimitError, UnsupportedProblemError
 from .menu import Menu, require_problem_and_menu
+from .options import Integer, check_value
 from .problem import Problem
 from .regions import (
     LABEL_RTOL,
@@ -72,6 +73,13 @@ _SOBOL_BLOCK = 1 << 16
 # active (2-D: ~2.6 kB, 3-D: ~20 kB per item at 10^5 items) with a factor 2 of margin.
 _GEOMETRY_BYTES_PER_ITEM = {1: 1_000, 2: 6_000, 3: 40_000}
 _FIXED_BYTES = 64 * 2**20     # quadrature and choice blocks, whatever the menu size
+# Option ranges. Gauss orders above 64 gain nothing in float64 (and the per-cell node tables
+# grow as order^goods); 2^26 Sobol points times 1024 replications is already hours of work,
+# so larger requests are typos, refused instead of running for ever.
+_QUADRATURE_ORDER = Integer(2, 64, example="12")
+_QMC_POINTS = Integer(2, 1 << 26, example="2**15")
+_QMC_REPLICATIONS = Integer(2, 1024, example="8")
+_SEED = Integer(0, 2**63 - 1, example="0")
 
 
 @dataclass(frozen=True)
@@ -403,11 +411,11 @@ def evaluate(problem: Problem, menu: Menu, *, method: str = "auto", quadrature_o
     (0.125, 'exact')
     """
     require_problem_and_menu(problem, menu)
-    for name, val, lo in (("quadrature_order", quadrature_order, 2), ("qmc_points", qmc_points, 2),
-                          ("qmc_replications", qmc_replications, 2)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-            raise OptionError("must be an integer", field=name, value=val,
-                              allowed=f"an integer >= {lo}")
+    for name, val, rule in (("quadrature_order", quadrature_order, _QUADRATURE_ORDER),
+                            ("qmc_points", qmc_points, _QMC_POINTS),
+                            ("qmc_replications", qmc_replications, _QMC_REPLICATIONS),
+                            ("seed", seed, _SEED)):
+        check_value(name, val, rule)
     if memory_limit is None:
         memory_limit = limits.memory_limit()
     if (isinstance(memory_limit, bool) or not isinstance(memory_limit, (int, np.integer))

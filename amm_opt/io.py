@@ -33,13 +33,13 @@ import math
 import os
 import re
 import warnings
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import AmmOptError, FileFormatError
+from .certificates.serial import certificate_from, certificate_payload
+from .errors import AmmOptError, FileFormatError, OptionError
 from .evaluate import Evaluation
 from .menu import Menu
 from .paths import (
@@ -48,8 +48,6 @@ from .paths import (
     array_to_json,
     check_output_path,
     checked_array,
-    checked_integer,
-    checked_integers,
     checked_number,
     checked_object,
     checked_string,
@@ -275,6 +273,12 @@ def _save(path: Any, arrays: _Arrays, payload: dict[str, Any]) -> None:
             previous.unlink()
 
 
+def _require_type(obj: Any, cls: type, field: str, allowed: str) -> None:
+    if not isinstance(obj, cls):
+        raise OptionError(f"must be a {cls.__name__}", field=field, value=type(obj).__name__,
+                          allowed=allowed)
+
+
 def _output(path: Any) -> Path:
     return check_output_path(path, "path")
 
@@ -312,6 +316,7 @@ def save_menu(menu: Menu, path: str | Path) -> None:
     The write is atomic; the folder must exist (:class:`~amm_opt.errors.OutputPathError`
     otherwise, and for a full disk, with the old file left as it was).
     """
+    _require_type(menu, Menu, "menu", "amm_opt.Menu(allocations, prices)")
     path = _output(path)
     arrays = _Arrays(path)
     payload = {"format": "amm_opt.menu", "schema": SCHEMA_VERSION,
@@ -337,6 +342,7 @@ def save_problem(problem: Problem, path: str | Path) -> None:
 
     Atomic, in an existing folder (as :func:`save_menu`).
     """
+    _require_type(problem, Problem, "problem", "amm_opt.Problem(...)")
     path = _output(path)
     arrays = _Arrays(path)
     body = problem.to_dict()
@@ -430,79 +436,12 @@ def _result_payload(result: Result, arrays: _Arrays, problem: Problem | None) ->
             "details": json_data(ev.details)},
         "message": result.message,
         "solve_seconds": json_data(result.solve_seconds),
-        "certificate": _certificate_payload(result.certificate, arrays),
+        "certificate": certificate_payload(result.certificate, arrays),
         "stats": json_data(result.stats),
     }
     if problem is not None and problem.update is None and problem.has_density:
         payload["problem"] = problem.to_dict()
     return payload
-
-
-def _certificate_classes() -> dict[str, Any]:
-    from .certificates import LPCertificate, TransportCertificate
-
-    return {"lp": LPCertificate, "transport": TransportCertificate}
-
-
-def _certificate_payload(cert: Any, arrays: _Arrays) -> dict[str, Any] | None:
-    """A certificate's constructor fields (arrays through the sidecar when large)."""
-    if cert is None:
-        return None
-    kind = next(k for k, cls in _certificate_classes().items() if isinstance(cert, cls))
-    out: dict[str, Any] = {"type": kind}
-    for f in fields(cert):
-        if not f.init:
-            continue
-        value = getattr(cert, f.name)
-        if isinstance(value, np.ndarray):
-            out[f.name] = arrays.put(f"certificate.{f.name}", value)
-        else:
-            out[f.name] = json_data(value)
-    return out
-
-
-def _certificate_field(annotation: str, value: Any, where: str, arrays: _Arrays) -> Any:
-    """Read one certificate field by its declared type (unknown types pass through)."""
-    optional = annotation.replace(" ", "").endswith("|None")
-    base = annotation.replace(" ", "").removesuffix("|None")
-    if value is None and optional:
-        return None
-    if base == "float":
-        return checked_number(value, where)
-    if base == "int":
-        return checked_integer(value, where)
-    if base == "str":
-        return checked_string(value, where)
-    if base.startswith("tuple[int"):
-        if not isinstance(value, list):
-            raise FileFormatError("must be a list of integers", field=where, value=value,
-                                  allowed="e.g. [16, 16]")
-        return tuple(checked_integer(v, where) for v in value)
-    if base in ("FloatArray", "IntArray") or base.startswith("NDArray"):
-        arr = arrays.get(value, where)
-        return arr if base == "FloatArray" else checked_integers(arr, where)
-    return value
-
-
-def _certificate_from(data: Any, arrays: _Arrays) -> Any:
-    """Rebuild a certificate; a transport certificate recomputes (re-proves) its bound."""
-    if data is None:
-        return None
-    classes = _certificate_classes()
-    if not isinstance(data, dict) or data.get("type") not in classes:
-        raise FileFormatError("is not a certificate", field="certificate",
-                              value=type(data).__name__,
-                              allowed="null or an object with type 'lp' or 'transport'")
-    cls = classes[data["type"]]
-    kwargs = {f.name: _certificate_field(str(f.type), data[f.name], f"certificate.{f.name}",
-                                         arrays)
-              for f in fields(cls) if f.init and f.name in data}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError, IndexError, AmmOptError) as exc:
-        raise FileFormatError(f"cannot be rebuilt ({exc})", field="certificate",
-                              value=data["type"], allowed="a certificate written by "
-                              "save_result") from None
 
 
 def result_to_json(result: Result, problem: Problem | None = None) -> str:
@@ -518,6 +457,9 @@ def save_result(result: Result, path: str | Path, problem: Problem | None = None
     certificate) round-trip, non-finite ones included. Atomic, in an existing folder (as
     :func:`save_menu`).
     """
+    _require_type(result, Result, "result", "what amm_opt.solve returns")
+    if problem is not None:
+        _require_type(problem, Problem, "problem", "amm_opt.Problem(...) or None")
     path = _output(path)
     arrays = _Arrays(path)
     _save(path, arrays, _result_payload(result, arrays, problem))
@@ -528,7 +470,7 @@ def _bounds_from(b: Any) -> Bounds:
     lower = checked_number(b.get("lower"), "bounds.lower", optional=True, nan=False)
     upper = checked_number(b.get("upper"), "bounds.upper", optional=True, nan=False)
     stderr = checked_number(b.get("lower_stderr", 0.0), "bounds.lower_stderr", optional=True,
-                            low=0.0)
+                            nan=False, low=0.0)
     stderr = 0.0 if stderr is None else stderr
     if (lower is not None and math.isinf(lower)) or upper == -math.inf:
         raise FileFormatError("has an infinite lower or a -inf upper bound", field="bounds",
@@ -569,6 +511,18 @@ def _evaluation_from(e: Any, arrays: _Arrays, menu: Menu | None) -> Evaluation |
         details=dict(checked_object(e.get("details") or {}, "evaluation.details")), **items)
 
 
+def _check_profit(profit: float | None, bounds: Bounds, evaluation: Evaluation | None) -> None:
+    """The profit a result states is its menu's evaluation and its lower bound: one number."""
+    stated = {"profit": profit, "bounds.lower": bounds.lower,
+              "evaluation.profit": None if evaluation is None else evaluation.profit}
+    known = {k: v for k, v in stated.items() if v is not None}
+    if known and max(known.values()) - min(known.values()) > \
+            1e-12 * (1.0 + max(abs(v) for v in known.values())):
+        raise FileFormatError("states different profits for its menu (the file is "
+                              "inconsistent)", field="profit", value=known,
+                              allowed="profit = bounds.lower = evaluation.profit")
+
+
 def load_result(path: str | Path) -> Result:
     """Read a result written by :func:`save_result`; a damaged or inconsistent file raises
     :class:`~amm_opt.errors.FileFormatError`."""
@@ -591,9 +545,10 @@ def load_result(path: str | Path) -> Result:
     else:
         message = checked_string(data.get("message", ""), "message")
         seconds = checked_number(data.get("solve_seconds"), "solve_seconds", optional=True)
-        certificate = _certificate_from(data.get("certificate"), arrays)
-    return Result(menu=menu,
-                  profit=checked_number(data.get("profit"), "profit", optional=True, nan=False),
+        certificate = certificate_from(data.get("certificate"), arrays)
+    profit = checked_number(data.get("profit"), "profit", optional=True, nan=False)
+    _check_profit(profit, bounds, evaluation)
+    return Result(menu=menu, profit=profit,
                   bounds=bounds, status=status,
                   backend=checked_string(data.get("backend", ""), "backend"), message=message,
                   solve_seconds=math.nan if seconds is None else seconds,

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .distributions import points_array
 from .errors import MenuError, OptionError
+from .parameters import points_array
 
 if TYPE_CHECKING:
     from .problem import Problem
@@ -195,7 +195,15 @@ class Menu:
         """Menu with only the items selected by the boolean mask or index array ``keep``."""
         idx = np.asarray(keep)
         if idx.dtype == bool:
+            if idx.shape != (self.size,):
+                raise MenuError("a boolean mask needs one entry per item", field="keep",
+                                value=idx.shape, allowed=f"shape ({self.size},)")
             idx = np.flatnonzero(idx)
+        if idx.size and (idx.dtype.kind not in "iu" or idx.ndim != 1
+                         or idx.min() < -self.size or idx.max() >= self.size):
+            raise MenuError("must be item indices or a boolean mask", field="keep",
+                            value=keep if idx.size <= 10 else f"{idx.size} entries",
+                            allowed=f"integers in 0..{self.size - 1} or {self.size} booleans")
         return Menu(np.asarray(self.allocations)[idx], np.asarray(self.prices)[idx])
 
     def to_dict(self) -> dict[str, Any]:

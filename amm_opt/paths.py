@@ -53,9 +53,10 @@ _PATH_MAX = 4096
 def _limits(folder: Path) -> tuple[int, int]:
     """``(longest file name, longest path)`` in bytes on the file system of ``folder``."""
     probe = folder
-    while not probe.is_dir() and probe != probe.parent:
-        probe = probe.parent
     try:
+        # is_dir raises (not False) for a path beyond the system's limits: use the defaults then
+        while not probe.is_dir() and probe != probe.parent:
+            probe = probe.parent
         return (int(os.pathconf(probe, "PC_NAME_MAX")), int(os.pathconf(probe, "PC_PATH_MAX")))
     except (AttributeError, OSError, ValueError):
         return _NAME_MAX, _PATH_MAX

@@ -42,8 +42,8 @@ _CHUNK_ELEMENTS = 1 << 21
 #: Qhull merged or lost facets (near-duplicate items), and callers fall back rather than report.
 TILING_RTOL = 1e-9
 #: Largest shortfall of a region's item below the best utility at a simplex vertex, relative to
-#: the utilities' size (``1 + |v| |x| + |p|``): Qhull's vertices are accurate to ~1e-13 of it, so this
-#: flags only a wrong region, never round-off.
+#: the utilities' size (``1 + |v| |x| + |p|``): Qhull's vertices are accurate to ~1e-13 of it,
+#: so this flags only a wrong region, never round-off.
 LABEL_RTOL = 1e-9
 
 

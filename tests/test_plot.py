@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("matplotlib", reason="plots need matplotlib: pip install 'amm-opt[plot]'")
 
 from amm_opt import Menu, Problem, Uniform, references
-from amm_opt.errors import MenuError, OptionError, UnsupportedProblemError
+from amm_opt.errors import MenuError, OptionError, OutputPathError, UnsupportedProblemError
 from amm_opt.evaluate import menu_regions
 from amm_opt.plot import (
     plot_profit_curve,
@@ -84,7 +84,7 @@ def _area(poly: np.ndarray) -> float:
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_region_map_writes_the_format_of_the_suffix(tmp_path, suffix):
     problem, menu, _ = references.r2_two_goods(0.5)
-    path = tmp_path / "sub" / f"map{suffix}"
+    path = tmp_path / f"map{suffix}"
     plot_regions(problem, menu, path=path, title="R2")
     data = path.read_bytes()
     if suffix == ".png":
@@ -157,7 +157,7 @@ def test_bad_input_names_the_field():
     one = references.r1_bid_ask()
     with pytest.raises(UnsupportedProblemError, match="goods"):
         plot_regions(one.problem, one.menu)
-    with pytest.raises(OptionError, match="path"):
+    with pytest.raises(OutputPathError, match="path"):
         plot_regions(problem, menu, path="map.jpg")
     with pytest.raises(OptionError, match="resolution"):
         plot_regions(problem, menu, resolution=3)
@@ -186,3 +186,16 @@ def test_docstring_examples_run():
 
     outcome = doctest.testmod(amm_opt.plot.regions, optionflags=doctest.ELLIPSIS)
     assert outcome.failed == 0 and outcome.attempted > 0
+
+
+@pytest.mark.parametrize("where", ["missing", "under_file", "long_name", "nul"])
+def test_bad_figure_paths_fail_before_plotting_and_create_nothing(tmp_path, where):
+    problem, menu, _ = references.r2_two_goods()
+    (tmp_path / "file.txt").write_text("x")
+    path = {"missing": tmp_path / "nope" / "map.png",
+            "under_file": tmp_path / "file.txt" / "map.png",
+            "long_name": tmp_path / ("a" * 300 + ".png"),
+            "nul": str(tmp_path / "m\0ap.png")}[where]
+    with pytest.raises(OutputPathError, match="path"):
+        plot_regions(problem, menu, path=path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]

@@ -7,6 +7,7 @@ state is touched and plotting works on headless machines.
 from __future__ import annotations
 
 import importlib.util
+import io
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError, OptionError
+from ..paths import check_output_path, write_atomic
 
 __all__ = ["FORMATS", "figure_path", "new_axes", "require_matplotlib", "save_figure"]
 
@@ -29,17 +31,12 @@ def require_matplotlib() -> None:
 
 
 def figure_path(path: str | PathLike[str] | None) -> Path | None:
-    """``path`` as a :class:`~pathlib.Path` after checking its suffix (None passes through)."""
+    """``path`` as a :class:`~pathlib.Path` after checking it can be written (suffix one of
+    :data:`FORMATS`, existing writable folder: :func:`~amm_opt.paths.check_output_path`), so that a
+    bad path fails before any plotting work. None passes through."""
     if path is None:
         return None
-    if not isinstance(path, (str, PathLike)):
-        raise OptionError("must be a file name", field="path", value=path,
-                          allowed="a str or path ending in " + ", ".join(FORMATS))
-    out = Path(path)
-    if out.suffix.lower() not in FORMATS:
-        raise OptionError("has an unsupported suffix", field="path", value=str(path),
-                          allowed="a file name ending in " + ", ".join(FORMATS))
-    return out
+    return check_output_path(path, "path", FORMATS)
 
 
 def new_axes(ax: Any, ncols: int = 1, size: tuple[float, float] = (6.4, 6.0)
@@ -58,7 +55,8 @@ def new_axes(ax: Any, ncols: int = 1, size: tuple[float, float] = (6.4, 6.0)
 
 
 def save_figure(fig: Any, path: Path | None) -> None:
-    """Save ``fig`` to ``path`` (format from the suffix); nothing when ``path`` is None."""
+    """Render ``fig`` in memory and write it atomically to ``path`` (no folder is created)."""
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150, format=path.suffix.lower()[1:], bbox_inches="tight")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=150, format=path.suffix.lower()[1:], bbox_inches="tight")
+        write_atomic(path, buffer.getvalue(), field="path")

@@ -29,6 +29,7 @@ from scipy import optimize
 
 from ..distributions import Product, Samples
 from ..errors import UnsupportedProblemError
+from ..evaluate import Evaluation, evaluate
 from ..menu import Menu
 from ..options import Integer, Rule
 from ..problem import Problem
@@ -194,6 +195,8 @@ class Separate(Solver):
         alloc = np.array([[o[0] for o in combo] for combo in combos], dtype=np.float64)
         prices = np.array([sum(o[1] for o in combo) for combo in combos], dtype=np.float64)
         menu = Menu(alloc, prices)
+        evaluation = separable_evaluation(problem, options) \
+            if isinstance(dist, Product) and problem.goods > 1 else None
         stats: dict[str, Any] = {
             "settings": self.settings(),
             "asks": [g.ask for g in per_good],
@@ -204,4 +207,44 @@ class Separate(Solver):
                 for i, g in enumerate(per_good)],
         }
         return menu_result(problem, menu, self.name, Status.OPTIMAL, stats,
-                           message="each good at its optimal bid and ask")
+                           message="each good at its optimal bid and ask", evaluation=evaluation)
+
+
+def separable_evaluation(problem: Problem,
+                         options: list[list[tuple[float, float]]]) -> Evaluation:
+    r"""Evaluation of the product menu from one-good evaluations (independent goods).
+
+    With a product density and the linear update, a type's utility and the market maker's
+    profit are sums over goods, and good ``i``'s choice depends on :math:`v_i` alone. So the
+    profit is :math:`\sum_i \Pi_i`, item ``(o_1, ..., o_n)`` is chosen with probability
+    :math:`\prod_i P_i(o_i)` and earns :math:`\sum_i \pi_i(o_i) \prod_{j \ne i} P_j(o_j)`,
+    where :math:`P_i, \pi_i` are the one-good evaluation's probabilities and profits. This is as
+    exact as the one-good evaluations (exact for uniform values), and costs ``n`` one-good
+    evaluations instead of one over :math:`3^n` items in ``n`` dimensions (QMC beyond 3 goods).
+    The stated error is the sum of the one-good errors (each bounds its own part).
+    """
+    dist = problem.distribution
+    assert isinstance(dist, Product)
+    parts = []
+    for i, opts in enumerate(options):
+        sub = Problem(goods=1, values=dist.marginals[i], belief=float(problem.belief[i]),
+                      adverse_selection=problem.adverse_selection,
+                      allocation=(float(problem.allocation_low[i]),
+                                  float(problem.allocation_high[i])))
+        parts.append(evaluate(sub, Menu([[o[0]] for o in opts], [o[1] for o in opts])))
+    prob, item_profit = np.ones(1), np.zeros(1)
+    for ev in parts:       # items in itertools.product order: the last good varies fastest
+        item_profit = (np.multiply.outer(item_profit, ev.item_probability)
+                       + np.multiply.outer(prob, ev.item_profit)).ravel()
+        prob = np.multiply.outer(prob, ev.item_probability).ravel()
+    total = float(sum(ev.profit for ev in parts))
+    methods = {ev.method for ev in parts}
+    method = methods.pop() if len(methods) == 1 else "quadrature"
+    if any(ev.method == "qmc" for ev in parts):
+        method = "qmc"
+    err = float(sum(ev.stderr for ev in parts))
+    half = float(sum(max(ev.confidence_interval[1] - ev.profit,
+                         ev.profit - ev.confidence_interval[0]) for ev in parts))
+    return Evaluation(total, err, method, prob, item_profit, (total - half, total + half),
+                      {"per_good": [ev.method for ev in parts],
+                       "per_good_profit": [ev.profit for ev in parts]})

@@ -34,6 +34,7 @@ from ..distributions import Samples
 from ..errors import FileFormatError, OptionError
 from ..evaluate import Evaluation, evaluate
 from ..menu import Menu
+from ..options import Integer, check_value
 from ..problem import Problem
 from ..result import BRACKET_SIGMAS
 
@@ -222,10 +223,9 @@ def compare_menus(a: Menu, b: Menu, problem: Problem, *, points: int = 1 << 13,
     if not isinstance(problem, Problem):
         raise OptionError("must be a Problem", field="problem", value=problem,
                           allowed="amm_opt.Problem(...)")
-    for name, val, lo in (("points", points, 2), ("replications", replications, 2)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < lo:
-            raise OptionError("must be an integer", field=name, value=val,
-                              allowed=f"an integer >= {lo}")
+    # 2^24 probe points x 64 replications is minutes of work already: larger is a typo.
+    check_value("points", points, Integer(2, 1 << 24, example="2**13"))
+    check_value("replications", replications, Integer(2, 64, example="4"))
     if isinstance(match_tol, bool) or not isinstance(match_tol, (int, float)) or \
             not match_tol >= 0:
         raise OptionError("must be a non-negative number", field="match_tol", value=match_tol,

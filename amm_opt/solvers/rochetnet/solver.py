@@ -195,8 +195,13 @@ class RochetNet(Solver):
     needs_density: ClassVar[bool] = False
 
     option_rules: ClassVar[dict[str, Rule]] = {
-        "menu_size": Integer(1), "batch_size": Integer(1), "steps": Integer(1),
-        "chunk_size": Integer(1), "eval_every": Integer(1), "validation_size": Integer(2),
+        # Every step costs batch x menu_size and the final menu is evaluated with QMC beyond 3
+        # goods (points x items): 2^16 items is already far more than training uses (it prunes
+        # to the items chosen), so larger menus are refused instead of running for hours.
+        # eval_every sizes a per-step loss buffer: beyond 2^24 it would only cost memory.
+        "menu_size": Integer(1, 1 << 16, example="128"), "batch_size": Integer(1),
+        "steps": Integer(1), "chunk_size": Integer(1),
+        "eval_every": Integer(1, 1 << 24, example="100"), "validation_size": Integer(2),
         "checkpoint_every": Integer(1), "seed": Integer(0),
         "lr": Real(0, open_low=True), "lr_final": Real(0, open_low=True, optional=True),
         "allocation_lr_scale": Real(0, open_low=True),

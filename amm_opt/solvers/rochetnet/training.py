@@ -421,7 +421,7 @@ class _Trainer:
         self.stop_reason, self.finished = "steps", False
         self.expected = fingerprint(problem, solver, device)
         self.last_checkpoint: str | None = None
-        self.losses = torch.zeros(solver.eval_every, dtype=dtype, device=device)
+        self.losses = torch.zeros(min(solver.eval_every, solver.steps), dtype=dtype, device=device)
         self.interval_start, self.start, self.bar = 0, time.perf_counter(), None
 
     # ------------------------------------------------------------------ checkpoints
