@@ -6,7 +6,8 @@
   that are taken).
 * ``executor="inline"``: every point in the calling process, one after the other.
 * a ``concurrent.futures``-style executor (``submit`` returning futures): used as it is, with
-  at most ``2 * workers + 2`` points in flight.
+  at most ``2 * workers + 2`` points in flight. (A thread pool works, but warning filters
+  are per process: the warnings recorded for a point may then mix between threads.)
 * a Dask ``distributed.Client``: every point submitted to its cluster; Dask itself reschedules
   the points of a worker that dies (up to its ``allowed-failures``, after which the point is
   recorded as failed with Dask's ``KilledWorker`` error).
