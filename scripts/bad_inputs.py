@@ -80,8 +80,20 @@ def _run_api(case: dict, ns: dict) -> tuple[str, str]:
     except AmmOptError as exc:
         return "clear error", _short(f"{type(exc).__name__}: {exc}")
     except BaseException as exc:
+        if _raised_by_caller(exc):
+            # The case's own code raised it (a user callback that fails, or Python's check of a
+            # call's keywords): amm_opt passing the caller's exception through unchanged is the
+            # right behaviour, not a traceback of ours.
+            return "clear error", _short(f"the caller's own {type(exc).__name__} passed "
+                                         f"through unchanged: {exc}")
         return "traceback", _short(f"{type(exc).__name__}: {exc}", 260) + _where(exc)
     return "ok", _short(ns.get("MSG", ""))
+
+
+def _raised_by_caller(exc: BaseException) -> bool:
+    """Whether the innermost frame of ``exc`` is the case's own code (not amm_opt's)."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    return bool(tb) and tb[-1].filename.startswith("<case ")
 
 
 def _cli_command(case: dict) -> list[str]:
