@@ -43,6 +43,12 @@ def test_train_map_and_menu_from_the_command_line(tmp_path, capsys):
     for p in data["points"]:
         assert p["profit"] <= p["upper"] * (1 + 1e-9) and p["ratio"] > 0.95
     assert "median" in table.read_text()
+    grid_json = tmp_path / "grid.json"
+    assert run(_parse(["amortise", "map", str(out), "--grid-axes", "0,-1", "--shape", "2,3",
+                       "--grid", "32", "--json", str(grid_json)])) == 0
+    grid = json.loads(grid_json.read_text())
+    assert grid["grid_shape"] == [2, 3] and grid["axes"] == [0, 1]
+    assert len(grid["points"]) == 6
     capsys.readouterr()
     assert run(_parse(["amortise", "menu", str(out), "--belief", "0.5",
                        "--adverse-selection", "0.1"])) == 0
