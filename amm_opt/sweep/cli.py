@@ -94,8 +94,9 @@ def add_sweep_parser(sub: Any) -> argparse.ArgumentParser:
     run.add_argument("--backend", default=None, help="engine name (default: automatic)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="backend option, repeatable (e.g. --set grid=32)")
-    run.add_argument("--store", metavar="FILE", help="SQLite store (.sqlite); without it "
-                                                     "nothing is kept")
+    run.add_argument("--store", metavar="FILE", help="SQLite store (.sqlite, .sqlite3 or .db; "
+                                                     "created if missing); without it nothing "
+                                                     "is kept")
     run.add_argument("--scheduler", metavar="ADDRESS|local:N|inline",
                      help="a Dask scheduler address, local:N for a local Dask cluster of N "
                           "single-threaded workers, or inline; default local processes")
