@@ -10,7 +10,7 @@ Prints markdown tables (for benchmarks/results/issue_13.md):
 2. ``pairs``: the cutting-plane LP against the all-pairs LP on the same samples, each in a fresh
    process: optimum, seconds and peak resident memory (baseline of the process subtracted);
 3. ``bias``: ``E[OPT_m] - OPT`` on R1 and R2 (known optima) as a function of ``m``, from ``K``
-   draws;
+   draws; ``bias3``: the same for 3 uniform goods, where the grid LP brackets the optimum;
 4. ``coverage``: ``--repetitions`` statistical bounds (``K`` draws of ``m`` types each) on R2
    (known optimum) and on 4 uniform goods (optimum unknown: compared with the best lower bound
    available, selling separately), the share above it and the mean width above the optimum.
@@ -109,6 +109,28 @@ def bias_table(ms: list[int], draws: int) -> None:
                   flush=True)
 
 
+def bias_bracketed(ms: list[int], draws: int, goods: int) -> None:
+    """Bias where the optimum is only bracketed: ``goods`` uniform goods, the grid LP's menu
+    (lower) and certified bound (upper) around the optimum."""
+    problem = Problem(goods=goods, values=Uniform(0, 1), belief=0.5)
+    start = time.perf_counter()
+    grid = solve(problem, backend="grid_lp", progress=False)
+    lo, hi = grid.bounds.lower, grid.bounds.upper
+    print(f"\n{goods} goods U[0,1], c = 1/2: grid LP bracket [{lo:.6f}, {hi:.6f}] "
+          f"({time.perf_counter() - start:.0f} s)")
+    print("\n| goods | m | mean OPT_m (K draws) | bias at least | bias at most | std "
+          "| seconds per LP |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for m in ms:
+        start = time.perf_counter()
+        res = _quiet_solve(problem, draws=m, replications=draws, seed=m)
+        per = (time.perf_counter() - start) / draws
+        values = np.array(res.stats["statistical_bound"]["values"])
+        mean = values.mean()
+        print(f"| {goods} | {m} | {mean:.6f} | {(mean - hi) / hi:.2%} | {(mean - lo) / lo:.2%} "
+              f"| {values.std(ddof=1):.5f} | {per:.2f} |", flush=True)
+
+
 def coverage_table(repetitions: int, replications: int, m2: int, m4: int) -> None:
     print("\n| problem | reference value | m | K | repetitions | share of bounds above it "
           "| mean bound | mean width above it | seconds per bound |")
@@ -153,6 +175,8 @@ def main() -> None:
         pairs_table(_sizes(args.pair_sizes))
     if "bias" in args.parts:
         bias_table([int(m) for m in args.bias_m.split(",")], args.bias_draws)
+    if "bias3" in args.parts:
+        bias_bracketed([int(m) for m in args.bias_m.split(",")], args.bias_draws, 3)
     if "coverage" in args.parts:
         coverage_table(args.repetitions, args.replications, args.m2, args.m4)
 
