@@ -131,13 +131,15 @@ def test_cutting_planes_match_the_all_pairs_lp(goods, m, lam):
     assert cuts.stats["pairs"] < full.stats["pairs"]
 
 
-def test_the_dual_formulation_gives_the_same_certified_optimum():
+def test_the_dual_formulation_and_scipy_give_the_same_certified_optimum():
     pytest.importorskip("highspy")
     problem = _samples_problem(80, 2, seed=9, adverse_selection=0.2)
     primal = solve(problem, backend="types_lp")
     dual = solve(problem, backend="types_lp", formulation="dual")
-    assert dual.bounds.upper == pytest.approx(primal.bounds.upper, abs=LP_ATOL)
-    assert dual.bounds.relative_gap <= GAP_RTOL
+    scipy_lp = solve(problem, backend="types_lp", interface="scipy")     # no warm start
+    for other in (dual, scipy_lp):
+        assert other.bounds.upper == pytest.approx(primal.bounds.upper, abs=LP_ATOL)
+        assert other.bounds.relative_gap <= GAP_RTOL
 
 
 @pytest.mark.parametrize("goods, m", [(2, 300), (3, 150)])
