@@ -174,7 +174,6 @@ class TypesLP(Solver):
             if self.subsample is not None:
                 raise_option("subsample", self.subsample, "None for a density (use draws=)")
 
-
     def _check_exact_size(self, dist: Samples) -> None:
         from .types import distinct_count
 
