@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import permutations, product
+from itertools import pairwise, permutations, product
 from typing import Any
 
 import numpy as np
@@ -193,6 +193,29 @@ class SymmetryGroup:
                 perm[list(cls)] = p
                 sign[list(cls)] = s
             yield perm, sign
+
+    def generators(self) -> list[tuple[IntArray, FloatArray]]:
+        """Elements mapping the canonical chamber to its neighbours: adjacent transpositions
+        within each class, and in a reflected class the sign of its first (smallest) slot."""
+        n = self.goods
+        out = []
+        for cls, refl in zip(self.classes, self.reflect, strict=True):
+            for a, b in pairwise(cls):
+                perm = np.arange(n, dtype=np.int64)
+                perm[a], perm[b] = b, a
+                out.append((perm, np.ones(n)))
+            if refl:
+                sign = np.ones(n)
+                sign[cls[0]] = -1.0
+                out.append((np.arange(n, dtype=np.int64), sign))
+        return out
+
+    @staticmethod
+    def element_code(perm: IntArray, sign: FloatArray) -> int:
+        """The :meth:`best_images` code of the element ``(perm, sign)``: position
+        ``perm[d]`` receives slot ``d``, negated when ``sign[d] < 0``."""
+        n = len(perm)
+        return int(sum((d + n * (sign[d] < 0)) * (2 * n) ** int(perm[d]) for d in range(n)))
 
     def apply(self, perm: IntArray, sign: FloatArray, x: FloatArray) -> FloatArray:
         """``Q x`` for the element ``(perm, sign)`` of :meth:`elements`, rows of ``x``."""

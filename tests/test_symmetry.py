@@ -256,3 +256,14 @@ def test_folded_certificate_round_trips(tmp_path):
     assert back.symmetry == res.certificate.symmetry and back.group_order == 8
     assert np.array_equal(back.pair_transform, res.certificate.pair_transform)
     assert back.orbit_allowance == res.certificate.orbit_allowance
+
+
+def test_element_codes_match_best_images():
+    """Row codes of start rows across the chamber's walls use the numbering of best_images."""
+    group = SymmetryGroup(((0, 1, 2), (3,)), (True, False))
+    w_hat = group.canonical(np.array([[0.1, -0.5, 0.3, 0.7]]))
+    for perm, sign in [*group.generators(), *list(group.elements())[::7]]:
+        target = group.apply(perm, sign, w_hat)
+        image, code = group.best_images(target, w_hat)
+        assert np.array_equal(image, target)
+        assert int(code[0]) == group.element_code(perm, sign)

@@ -25,6 +25,7 @@ from ...errors import AmmOptWarning
 from ...evaluate import evaluate
 from ...menu import Menu
 from ...problem import Problem
+from ...result import Status
 from ...symmetry import SymmetryGroup
 from .interfaces import LPSolution, make_interface
 from .menus import SAME_ITEM_RTOL
@@ -54,6 +55,8 @@ _IMAGE_CHUNK = 1 << 20
 # Up to this many goods the menu keeps only items chosen at some image of an LP point (as the
 # unfolded menu does); beyond, every image of a plane that is highest at some representative.
 FILTER_MAX_GOODS = 3
+# Start rows from each plane point to this many nearest images across the chamber's walls.
+WALL_NEIGHBOURS = 4
 
 
 def row_keys(i: IntArray, j: IntArray, code: IntArray) -> IntArray:
@@ -76,10 +79,11 @@ class OrbitCuts(Cuts):
     codes: IntArray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
-def build_orbit_model(options: StageOptions, problem: Problem, op: OrbitPoints, interface: str
-                      ) -> tuple[StageModel, IntArray]:
-    """The reduced LP with its start rows (identity images of the usual start pairs); returns
-    the model and the transform code of each row."""
+def build_orbit_model(options: StageOptions, problem: Problem, op: OrbitPoints, interface: str,
+                      group: SymmetryGroup) -> tuple[StageModel, IntArray]:
+    """The reduced LP with its start rows (the usual start pairs among representatives, and
+    pairs across the chamber's walls, :func:`wall_rows`); returns the model and the transform
+    code of each row."""
     data = orbit_lp_data(problem, op, options.planes)
     method = options.highs_method
     if method == "auto":
@@ -90,7 +94,41 @@ def build_orbit_model(options: StageOptions, problem: Problem, op: OrbitPoints, 
     keys, first = np.unique(row_keys(i, j, code), return_index=True)
     i, j, code = i[first], j[first], code[first]
     lp.add(i, j)
-    return StageModel(data, lp, keys), code
+    wi, wj, wt, wc = wall_rows(data, group, WALL_NEIGHBOURS)
+    wkeys = row_keys(wi, wj, wc)
+    new = ~np.isin(wkeys, keys)
+    lp.add(wi[new], wj[new], wt[new])
+    return StageModel(data, lp, np.sort(np.concatenate([keys, wkeys[new]]))), \
+        np.concatenate([code, wc[new]])
+
+
+def wall_rows(data: LPData, group: SymmetryGroup, k: int
+              ) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    """Start rows across the walls of the canonical chamber: from each plane point to its
+    ``k`` nearest images of representatives under the generators (:meth:`generators`), which
+    the unfolded LP's neighbour pairs would contain. ``(i, j, T P_j, code)``."""
+    from scipy.spatial import cKDTree
+
+    gens = group.generators()
+    if not gens or data.size < 2:
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty((0, data.goods)), empty
+    images = np.vstack([group.apply(perm, sign, data.points) for perm, sign in gens])
+    owner = np.tile(np.arange(data.size, dtype=np.int64), len(gens))
+    codes = np.repeat([group.element_code(perm, sign) for perm, sign in gens], data.size)
+    # Images that coincide with their representative lie on the wall: nothing new.
+    moved = np.any(images != data.points[owner], axis=1)
+    images, owner, codes = images[moved], owner[moved], codes[moved]
+    if not len(images):
+        empty = np.empty(0, np.int64)
+        return empty, empty, np.empty((0, data.goods)), empty
+    src = data.planes
+    kk = min(k, len(images))
+    _, near = cKDTree(images).query(data.points[src], k=kk)
+    near = np.asarray(near, dtype=np.int64).reshape(len(src), kk)
+    i = np.repeat(src, kk)
+    hit = near.ravel()
+    return i, owner[hit], images[hit], codes[hit].astype(np.int64)
 
 
 def _pieces(data: LPData, group: SymmetryGroup, u: FloatArray, g: FloatArray
@@ -191,8 +229,7 @@ def _cheapest(x: FloatArray, p: FloatArray, width: FloatArray) -> tuple[FloatArr
 
 class OrbitCuttingPlanes(CuttingPlanes):
     """:class:`~.stages.CuttingPlanes` on the reduced LP: folded separation, rows at images,
-    the folding allowance in the bound, the expanded menu (evaluated every round up to three
-    goods, after the last round beyond, where evaluation is Monte Carlo)."""
+    the folding allowance in the bound, the expanded menu (evaluated after the last round)."""
 
     def __init__(self, options: StageOptions, model: StageModel, stage: int, run: RunContext,
                  source: str, group: SymmetryGroup, orbits: OrbitPoints, codes: IntArray
@@ -200,7 +237,10 @@ class OrbitCuttingPlanes(CuttingPlanes):
         super().__init__(options, model, stage, run, source)
         self.group, self.orbits = group, orbits
         self.codes = [np.asarray(codes, dtype=np.int64)]
-        self.defer_menu = run.problem.goods > FILTER_MAX_GOODS
+        # The menu is evaluated once, after the last round: intermediate solutions violate
+        # convexity somewhere and their menus are rarely better, while evaluating each costs
+        # about as much as a round on large grids (BENCHMARKS, symmetry).
+        self.defer_menu = True
         self.pending: FloatArray | None = None
         self.summary.update(full_points=orbits.full_points, group=group.describe(),
                             group_order=group.order)
@@ -211,6 +251,13 @@ class OrbitCuttingPlanes(CuttingPlanes):
             self._evaluate(self.pending)
             self.pending = None
         return outcome
+
+    def _finished(self, sol: LPSolution, cuts: Cuts | None, stop: bool) -> bool:
+        if sol.status is not Status.OPTIMAL and self.pending is not None:
+            # An earlier solution's menu exists (a failure after it is "inaccurate").
+            self._evaluate(self.pending)
+            self.pending = None
+        return super()._finished(sol, cuts, stop)
 
     def _bound(self, matrix: Any, duals: FloatArray | None) -> tuple[float, dict[str, Any]]:
         bound, info = certified_bound(self.model.data, matrix, duals)

@@ -363,7 +363,7 @@ class GridLP(Solver):
                 allowed="a coarser grid")
         run.symmetry.update(points=len(op.points), full_points=op.full_points,
                             allowance=op.allowance)
-        model, codes = build_orbit_model(self, run.problem, op, interface)
+        model, codes = build_orbit_model(self, run.problem, op, interface, group)
         outcome = OrbitCuttingPlanes(self, model, 0, run, "orbits", group, op, codes).solve()
         stages.append(outcome.summary)
         stop = self._stop_after(run, outcome, True)
