@@ -66,8 +66,8 @@ class SymmetryGroup:
     >>> g = detect_symmetry(Problem(goods=3, values=Uniform(0, 1), belief=0.5))
     >>> g.order, g.describe()
     (48, 'B3 (signed permutations of goods 0, 1, 2 about c)')
-    >>> float(g.canonical(np.array([[0.3, -0.4, 0.1]]))[0] @ [1, 2, 3])  # |w| sorted: .1 .3 .4
-    1.9
+    >>> g.canonical(np.array([[0.3, -0.4, 0.1]]))          # |w| sorted ascending
+    array([[0.1, 0.3, 0.4]])
     """
 
     classes: tuple[tuple[int, ...], ...]

@@ -267,3 +267,11 @@ def test_element_codes_match_best_images():
         image, code = group.best_images(target, w_hat)
         assert np.array_equal(image, target)
         assert int(code[0]) == group.element_code(perm, sign)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import amm_opt.symmetry
+
+    assert doctest.testmod(amm_opt.symmetry).failed == 0
