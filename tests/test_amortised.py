@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from amm_opt import Menu, Samples, Uniform, evaluate
+from amm_opt import Menu, Samples, Uniform, evaluate, references
 from amm_opt.amortised import AmortisedTrainer, FamilySpec, MenuFamily
 from amm_opt.amortised.accuracy import accuracy_map, grid_parameters, heldout_parameters
 from amm_opt.amortised.files import load_family, save_family
@@ -259,6 +259,9 @@ def test_a_one_minute_family_meets_most_of_the_benchmark_target():
     s = amap.summary()
     assert s["median"] >= 0.993 and s["min"] >= 0.98, amap.table()
     assert all(p.profit <= p.upper * (1 + 1e-9) for p in amap.points)
+    # Closed form R2 (c = 1/2, lambda = 0): the 10-minute family is 0.023% below it.
+    problem, _, best = references.r2_two_goods(0.0)
+    assert evaluate(problem, fam.menu([0.5, 0.5], 0.0)).profit >= 0.99 * best
 
 
 @pytest.mark.gpu
