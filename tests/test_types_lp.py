@@ -254,3 +254,38 @@ def test_menu_is_a_feasible_menu_for_the_problem():
     res.menu.check_fits(problem)
     assert res.bounds.relative_gap <= GAP_RTOL
     assert res.bounds.upper == pytest.approx(_dense_lp_optimum(problem), abs=LP_ATOL)
+
+
+def test_lifted_prices_make_each_types_own_item_a_best_choice():
+    from amm_opt.solvers.types_lp.model import lift_prices
+
+    points = np.array([[0.2], [0.8], [0.9]])
+    alloc = np.array([[0.0], [1.0]])
+    owner = np.array([0, 1, 1])
+    price = np.array([0.0, 0.8 + 1e-8])       # type 0.8 prefers no trade by 1e-8
+    lifted = lift_prices(points, alloc, price, owner)
+    util = points @ alloc.T - lifted
+    assert np.all(lifted <= price)
+    assert np.all(util[np.arange(3), owner] >= util.max(axis=1) - 1e-15)
+    assert lifted[1] == pytest.approx(0.8, abs=1e-15)
+
+
+def test_menu_of_a_slightly_infeasible_solution_still_earns_the_lp_value():
+    # The LP's rows hold to ~1e-8; a perturbation of that size must not let types switch to
+    # items that cost the market maker more than the perturbation.
+    from amm_opt.solvers.types_lp.model import TypesData, types_menu
+    from amm_opt.solvers.types_lp.types import TypeSet
+
+    problem = _samples_problem(300, 2, seed=12)
+    res = solve(problem, backend="types_lp")
+    types = TypeSet.from_values(np.asarray(problem.distribution.values), problem.belief)
+    data = TypesData.build(problem, types)
+    # rebuild an LP solution from the menu: each type's utility and chosen allocation
+    chosen = res.menu.choose(data.points, problem)
+    z = np.column_stack([res.menu.utility(data.points),
+                         np.asarray(res.menu.allocations)[chosen]]).ravel()
+    noisy = z.copy()
+    noisy[0::3] += np.random.default_rng(0).uniform(0, 1e-8, size=data.size)
+    value = float(data.cost @ z)
+    profit = evaluate(problem, types_menu(problem, data, noisy)).profit
+    assert profit >= value - 1e-6 * abs(value)

@@ -38,9 +38,10 @@ from numpy.typing import NDArray
 
 from ...menu import Menu
 from ...problem import Problem
+from ..grid_lp.model import upper_envelope
 from .types import TypeSet
 
-__all__ = ["TypesData", "certified_bound", "types_menu"]
+__all__ = ["LIFT_SWEEPS", "TypesData", "certified_bound", "lift_prices", "types_menu"]
 
 FloatArray = NDArray[np.float64]
 
@@ -163,12 +164,17 @@ def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | 
 
 
 def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
-    r"""The menu of an LP solution: items :math:`(g_i,\; t_i\cdot g_i - u_i)`.
+    r"""The menu of an LP solution: items :math:`(g_i,\; t_i\cdot g_i - u_i)`, made exactly
+    incentive compatible for the types.
 
-    Gradients are clipped into :math:`X` (solver round-off), items whose allocations agree to
-    :math:`10^{-9}` of the box width are merged keeping the cheapest (the others are never
-    strictly preferred), and the items some type chooses (ties to the market maker, as
-    :func:`amm_opt.evaluate` breaks them) are kept.
+    Gradients are clipped into :math:`X` (solver round-off) and those that agree to
+    :math:`10^{-9}` of the box width are one item, priced so that each of its types keeps at
+    least its LP utility. The LP's rows hold only to the solver's feasibility tolerance
+    (~1e-8), so a type may strictly prefer another type's item by that much, and choosing it
+    can cost the market maker far more than 1e-8. :func:`lift_prices` removes that: it lowers
+    each item's price until every type's own item attains its best utility (a tie, which
+    :meth:`Menu.choose <amm_opt.Menu.choose>` breaks towards the market maker), at a cost of the
+    lifts (of the order of the tolerance) to the profit. Items no type chooses are dropped.
     """
     u, g = data.split(z)
     low, high = problem.allocation_low, problem.allocation_high
@@ -176,10 +182,46 @@ def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
     p = np.einsum("ij,ij->i", g, data.points) - u
     width = np.where(high > low, high - low, 1.0)
     key = np.round(g / width / SAME_ITEM_RTOL)
-    _, inv = np.unique(key, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    order = np.lexsort((p, inv))
-    first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]]
-    menu = Menu(g[first], p[first])
+    _, owner = np.unique(key, axis=0, return_inverse=True)
+    owner = owner.ravel()
+    order = np.lexsort((p, owner))
+    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    alloc = g[first]
+    # every type of an item keeps at least its LP utility with the item's allocation
+    own_price = np.einsum("ij,ij->i", alloc[owner], data.points) - u
+    price = np.full(len(first), np.inf)
+    np.minimum.at(price, owner, own_price)
+    price = lift_prices(data.points, alloc, price, owner)
+    menu = Menu(alloc, price)
     used = np.unique(menu.choose(data.points, problem))
     return menu.subset(used)
+
+
+# Sweeps of lift_prices: each lowers prices along one more step of the longest paths; a
+# near-feasible LP solution needs a handful.
+LIFT_SWEEPS = 100
+
+
+def lift_prices(points: FloatArray, alloc: FloatArray, price: FloatArray, owner: NDArray[Any]
+                ) -> FloatArray:
+    r"""Lower item prices until each type's own item is among its best.
+
+    With the utility of type :math:`t` for item :math:`k` equal to :math:`t\cdot x_k - p_k`,
+    each sweep sets :math:`p_k \leftarrow p_k - \max_{i : k(i) = k} \big(\max_l
+    (t_i\cdot x_l - p_l) - (t_i\cdot x_k - p_k)\big)` (the shortfall of its worst-off
+    type), until no shortfall exceeds :math:`10^{-15}` of the utility scale or
+    :data:`LIFT_SWEEPS` sweeps (never raising a price).
+    """
+    price = np.asarray(price, dtype=np.float64).copy()
+    scale = 1.0 + float(np.abs(points).max(initial=0.0) * np.abs(alloc).sum(axis=1).max(
+        initial=0.0) + np.abs(price).max(initial=0.0))
+    for _ in range(LIFT_SWEEPS):
+        best, _ = upper_envelope(points, alloc, -price)
+        own = np.einsum("ij,ij->i", points, alloc[owner]) - price[owner]
+        short = best - own
+        if short.max(initial=0.0) <= 1e-15 * scale:
+            break
+        drop = np.zeros(len(price))
+        np.maximum.at(drop, owner, np.maximum(short, 0.0))
+        price -= drop
+    return price
