@@ -20,6 +20,7 @@ hand-written TOML), from ``--paper`` (the paper's two-good instance), or from fl
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -497,28 +498,13 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_sweep(sub: Any) -> argparse.ArgumentParser:
-    from .sweep.cli import add_sweep_parser
+def _lazy(module: str, name: str, *extra: Any) -> Callable[[Any], Any]:
+    """``module.name(arg, *extra)``, importing ``module`` only when the command is used (the
+    sweep and amortised commands pull in pandas, dask or torch)."""
+    def call(arg: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(arg, *extra)
 
-    return add_sweep_parser(sub)
-
-
-def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep.cli import run_sweep
-
-    return run_sweep(args, problem_from_args, _options)
-
-
-def _build_sweep_plot(sub: Any) -> argparse.ArgumentParser:
-    from .sweep.cli import add_sweep_plot_parser
-
-    return add_sweep_plot_parser(sub)
-
-
-def _cmd_sweep_plot(args: argparse.Namespace) -> int:
-    from .sweep.cli import run_sweep_plot
-
-    return run_sweep_plot(args)
+    return call
 
 
 _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
@@ -529,8 +515,12 @@ _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
     "certify": (_build_certify, _cmd_certify),
     "compare": (_build_compare, _cmd_compare),
     "plot": (_build_plot, _cmd_plot),
-    "sweep": (_build_sweep, _cmd_sweep),
-    "sweep-plot": (_build_sweep_plot, _cmd_sweep_plot),
+    "sweep": (_lazy("amm_opt.sweep.cli", "add_sweep_parser"),
+              _lazy("amm_opt.sweep.cli", "run_sweep", problem_from_args, _options)),
+    "sweep-plot": (_lazy("amm_opt.sweep.cli", "add_sweep_plot_parser"),
+                   _lazy("amm_opt.sweep.cli", "run_sweep_plot")),
+    "amortise": (_lazy("amm_opt.amortised.cli", "add_parser"),
+                 _lazy("amm_opt.amortised.cli", "run")),
 }
 
 

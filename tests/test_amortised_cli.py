@@ -112,3 +112,13 @@ def test_warm_start_reproduces_the_menu_and_refinement_records_exact_profits():
     with pytest.raises(UnsupportedProblemError):
         refine(FamilySpec(2, Beta(2, 2), belief=(0.4, 0.6)).problem([0.5, 0.5], 0.0),
                theta, price, steps=1)
+
+
+def test_amortise_is_a_command_of_amm_opt(tmp_path, capsys):
+    from amm_opt.cli import main
+
+    # A bad range through the real entry point: exit code 2 and the field named, no traceback.
+    code = main(["amortise", "train", "--belief", "0.6,0.4", "--out", str(tmp_path / "f.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "belief" in err and "Traceback" not in err
+    assert not (tmp_path / "f.json").exists()

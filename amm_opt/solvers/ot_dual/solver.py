@@ -192,6 +192,10 @@ class OTDual(Solver):
                     field="grid", value=self.grid,
                     allowed="method='flow' (O(grid) memory), a coarser grid, or a larger "
                             "max_dense_entries")
+            # The cost matrix, the plan and POT's copies: about three dense matrices.
+            require_memory(3 * 8.0 * sources * sinks,
+                           f"method='dense' ({sources} x {sinks} cost matrix)", "grid",
+                           "method='flow' (O(grid) memory) or a coarser grid")
             return "dense"
         return "flow"
 
