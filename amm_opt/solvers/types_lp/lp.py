@@ -37,6 +37,8 @@ IntArray = NDArray[np.int64]
 # Bytes per pair row held at once: the row in HiGHS (n + 2 doubles and ints, about three
 # copies: the model, the factorisation's row-wise matrix, the CSR copy kept here) and its key.
 _BYTES_PER_ROW_ENTRY = 3 * (8 + 4)
+# HiGHS primal and dual feasibility tolerance of the types LP.
+FEASIBILITY_TOL = 1e-10
 
 
 class LPOptions(Protocol):
@@ -120,6 +122,11 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
         lp: Any = DualHighsLP(data, options.verbose)
     else:
         lp = make_interface(interface, data, "HIGHS", "simplex", options.verbose)
+    if hasattr(lp, "h"):
+        # HiGHS accepts row violations up to its feasibility tolerance (1e-7 by default); a
+        # type can then prefer another type's item by that much (see model.types_menu).
+        lp.h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
+        lp.h.setOptionValue("dual_feasibility_tolerance", FEASIBILITY_TOL)
     lp.add(i, j)
     keys = np.sort(pair_keys(i, j))
     max_cuts = options.max_cuts or max(data.size, 1000)

@@ -164,17 +164,19 @@ def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | 
 
 
 def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
-    r"""The menu of an LP solution: items :math:`(g_i,\; t_i\cdot g_i - u_i)`, made exactly
-    incentive compatible for the types.
+    r"""The menu of an LP solution: items :math:`(g_i,\; t_i\cdot g_i - u_i)`, with prices
+    lifted towards exact incentive compatibility for the types.
 
     Gradients are clipped into :math:`X` (solver round-off) and those that agree to
     :math:`10^{-9}` of the box width are one item, priced so that each of its types keeps at
     least its LP utility. The LP's rows hold only to the solver's feasibility tolerance
     (~1e-8), so a type may strictly prefer another type's item by that much, and choosing it
-    can cost the market maker far more than 1e-8. :func:`lift_prices` removes that: it lowers
-    each item's price until every type's own item attains its best utility (a tie, which
-    :meth:`Menu.choose <amm_opt.Menu.choose>` breaks towards the market maker), at a cost of the
-    lifts (of the order of the tolerance) to the profit. Items no type chooses are dropped.
+    can cost the market maker far more than 1e-8. :func:`lift_prices` lowers each item's price
+    until every type's own item attains its best utility (a tie, which
+    :meth:`Menu.choose <amm_opt.Menu.choose>` breaks towards the market maker). Where the
+    solution's small infeasibilities form cycles the lifting cannot close, the plain and the
+    lifted menu are both feasible menus; the one that earns more on the types is returned.
+    Items no type chooses are dropped.
     """
     u, g = data.split(z)
     low, high = problem.allocation_low, problem.allocation_high
@@ -191,10 +193,18 @@ def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
     own_price = np.einsum("ij,ij->i", alloc[owner], data.points) - u
     price = np.full(len(first), np.inf)
     np.minimum.at(price, owner, own_price)
-    price = lift_prices(data.points, alloc, price, owner)
-    menu = Menu(alloc, price)
-    used = np.unique(menu.choose(data.points, problem))
-    return menu.subset(used)
+    best: tuple[float, Menu] | None = None
+    for prices in (lift_prices(data.points, alloc, price, owner), price):
+        menu = Menu(alloc, prices)
+        chosen = menu.choose(data.points, problem)
+        x = np.asarray(menu.allocations)[chosen]
+        gain = np.asarray(menu.prices)[chosen] - np.einsum(
+            "ij,ij->i", x, problem.posterior(data.points))
+        value = float(data.weights @ gain)
+        if best is None or value > best[0]:
+            best = (value, menu.subset(np.unique(chosen)))
+    assert best is not None
+    return best[1]
 
 
 # Sweeps of lift_prices: each lowers prices along one more step of the longest paths; a
@@ -209,18 +219,23 @@ def lift_prices(points: FloatArray, alloc: FloatArray, price: FloatArray, owner:
     With the utility of type :math:`t` for item :math:`k` equal to :math:`t\cdot x_k - p_k`,
     each sweep sets :math:`p_k \leftarrow p_k - \max_{i : k(i) = k} \big(\max_l
     (t_i\cdot x_l - p_l) - (t_i\cdot x_k - p_k)\big)` (the shortfall of its worst-off
-    type), until no shortfall exceeds :math:`10^{-15}` of the utility scale or
-    :data:`LIFT_SWEEPS` sweeps (never raising a price).
+    type), until no shortfall exceeds :math:`10^{-15}` of the utility scale, the largest
+    shortfall stops falling (a cycle) or :data:`LIFT_SWEEPS` sweeps (never raising a price).
     """
     price = np.asarray(price, dtype=np.float64).copy()
     scale = 1.0 + float(np.abs(points).max(initial=0.0) * np.abs(alloc).sum(axis=1).max(
         initial=0.0) + np.abs(price).max(initial=0.0))
+    history: list[float] = []
     for _ in range(LIFT_SWEEPS):
         best, _ = upper_envelope(points, alloc, -price)
         own = np.einsum("ij,ij->i", points, alloc[owner]) - price[owner]
         short = best - own
-        if short.max(initial=0.0) <= 1e-15 * scale:
+        worst = float(short.max(initial=0.0))
+        if worst <= 1e-15 * scale:
             break
+        history.append(worst)
+        if len(history) > 5 and worst > 0.99 * history[-6]:
+            break                   # a cycle of small infeasibilities: lifting cannot close it
         drop = np.zeros(len(price))
         np.maximum.at(drop, owner, np.maximum(short, 0.0))
         price -= drop
