@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from .allocation import Polytope
 from .amortised import AmortisedTrainer, FamilySpec, MenuFamily
 from .distributions import Beta, Distribution, Product, Samples, TruncatedNormal, Uniform
 from .errors import AmmOptError
@@ -31,6 +32,7 @@ __all__ = [
     "FamilySpec",
     "Menu",
     "MenuFamily",
+    "Polytope",
     "Problem",
     "Product",
     "Result",

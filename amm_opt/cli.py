@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .cli_allocation import ALLOCATION_HELP, parse_allocation
 from .distributions import Beta, Distribution, Samples, TruncatedNormal, Uniform
 from .errors import (
     AmmOptError,
@@ -60,8 +61,7 @@ def _add_problem_flags(parser: argparse.ArgumentParser) -> None:
                        help="market maker's belief: one number or C1,C2,..")
     group.add_argument("--adverse-selection", type=float, metavar="LAMBDA",
                        help="weight of the trader's value in the posterior, in [0, 1)")
-    group.add_argument("--allocation", metavar="LOW,HIGH",
-                       help="allocation box per good (write --allocation=-1,1); default -1,1")
+    group.add_argument("--allocation", metavar="SET", help=ALLOCATION_HELP)
     group.add_argument("--selling-only", action="store_true",
                        help="the multi-item monopolist: allocation [0,1], belief 0, no adverse "
                             "selection")
@@ -156,11 +156,7 @@ def _problem_from_flags(args: argparse.Namespace) -> Problem:
     values = parse_values(args.values) if args.values else Uniform(0.0, 1.0)
     allocation: Any = (0.0, 1.0) if args.selling_only else (-1.0, 1.0)
     if args.allocation is not None:
-        low_high = _numbers(args.allocation, "--allocation")
-        if len(low_high) != 2:
-            raise ProblemError("must be two numbers LOW,HIGH", field="--allocation",
-                               value=args.allocation, allowed="e.g. --allocation=-1,1")
-        allocation = tuple(low_high)
+        allocation = parse_allocation(args.allocation, args.goods, allocation)
     if args.belief is not None:
         belief: Any = _numbers(args.belief, "--belief")
         belief = belief[0] if len(belief) == 1 else belief

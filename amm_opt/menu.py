@@ -181,6 +181,16 @@ class Menu:
             raise MenuError(f"has {self.goods} goods but the problem has {problem.goods}",
                             field="menu", value=self.goods, allowed=f"{problem.goods} goods")
         x = np.asarray(self.allocations)
+        if not problem.allocation_is_box:
+            scale = max(1.0, float(np.abs(problem.allocation_high - problem.allocation_low).max()))
+            bad = np.flatnonzero(~problem.allocation_contains(x, atol * scale))
+            if bad.size:
+                raise MenuError(
+                    f"{bad.size} items lie outside the allocation set (first: item {bad[0]} = "
+                    f"{x[bad[0]].tolist()})", field="allocations", value=x[bad[0]].tolist(),
+                    allowed=f"trades in the polytope {problem.allocation.name!r} "
+                            "(convex combinations of its vertices)")
+            return
         low = problem.allocation_low - atol
         high = problem.allocation_high + atol
         bad = np.flatnonzero(np.any((x < low) | (x > high), axis=1))

@@ -134,6 +134,9 @@ def polish_refusal(problem: Problem, evaluate_method: str = "auto") -> str | Non
             evaluate_method not in _EVAL_METHODS:
         return (f"polishing needs a density, goods <= {MAX_POLISH_GOODS} and an exact or "
                 "quadrature evaluation (Monte-Carlo profits are not smooth in the prices)")
+    if not problem.allocation_is_box:
+        return ("polishing moves allocations within a box; a polytope allocation set is not "
+                "supported yet (allocation=(low, high), or polish=False)")
     return None
 
 
@@ -256,7 +259,7 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
         raise UnsupportedProblemError(
             refusal, field="problem",
             value=f"goods={problem.goods}, density={problem.has_density}",
-            allowed=f"density values with goods <= {MAX_POLISH_GOODS}")
+            allowed=f"density values with goods <= {MAX_POLISH_GOODS} and a box allocation set")
     menu.check_fits(problem)
     return _Polisher(problem, evaluate_method, snap_tol, int(max_evaluations),
                      time_limit).run(menu, cluster_tol, optimize_allocations, prune_rtol)

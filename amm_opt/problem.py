@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .allocation import Polytope, allocation_from_dict
 from .distributions import Distribution, Product, Samples, Uniform, distribution_from_dict
 from .errors import ProblemError
 from .limits import MAX_GOODS
@@ -85,12 +86,16 @@ class Problem:
         Trader value law: ``Uniform``, ``Beta``, ``TruncatedNormal``, ``Product`` or ``Samples``.
         Scalar-parameter families apply to every good.
     belief : float or array of shape (goods,)
-        Market-maker belief ``c``, inside the value box.
+        Market-maker belief ``c``, any point of :math:`\mathbb{R}^n` (inside or outside the
+        value box: the selling-only monopolist with values away from 0 has ``c = 0``).
     adverse_selection : float
         :math:`\lambda \in [0, 1)`; the posterior is :math:`(1-\lambda)c + \lambda v`.
-    allocation : pair or array of shape (goods, 2)
+    allocation : pair, array of shape (goods, 2), or Polytope
         Allocation box :math:`X = \prod_i [l_i, h_i]` with :math:`l_i \le 0 \le h_i`.
-        ``(-1, 1)`` is the AMM; ``(0, 1)`` the selling-only monopolist.
+        ``(-1, 1)`` is the AMM; ``(0, 1)`` the selling-only monopolist. A
+        :class:`~amm_opt.Polytope` containing 0 (unit demand, a pure swap, a budget set, or
+        any vertices) is kept as given (``allocation_low/high`` are then its bounding box);
+        engines that need a box refuse it.
     update : callable, optional
         ``update(v) -> posterior`` mapping ``(m, goods)`` values to ``(m, goods)`` posteriors,
         replacing the linear rule (then ``adverse_selection`` must stay 0).
@@ -127,13 +132,7 @@ class Problem:
         dist = self.values.resolve(self.goods)
         object.__setattr__(self, "distribution", dist)
 
-        belief = _vector(self.belief, self.goods, "belief",
-                         "a number or one number per good, inside the value box")
-        low, high = dist.low, dist.high
-        if np.any(belief < low) or np.any(belief > high):
-            raise ProblemError("must lie inside the value box", field="belief",
-                               value=belief.tolist(),
-                               allowed=f"low {low.tolist()} <= belief <= high {high.tolist()}")
+        belief = _vector(self.belief, self.goods, "belief", "a number or one number per good")
         belief.setflags(write=False)
         object.__setattr__(self, "belief", belief)
 
@@ -148,12 +147,23 @@ class Problem:
                                        "where no trade is profitable)")
         object.__setattr__(self, "adverse_selection", lam)
 
-        a_low, a_high = _allocation_bounds(self.allocation, self.goods)
+        allocation = self.allocation
+        if isinstance(allocation, dict):
+            allocation = allocation_from_dict(allocation, self.goods)
+        if isinstance(allocation, Polytope):
+            if allocation.goods != self.goods:
+                raise ProblemError(f"has {allocation.goods} goods but the problem has "
+                                   f"{self.goods}", field="allocation", value=allocation,
+                                   allowed=f"a polytope in {self.goods} goods")
+            a_low, a_high = allocation.low, allocation.high
+        else:
+            a_low, a_high = _allocation_bounds(allocation, self.goods)
+            allocation = np.column_stack([a_low, a_high])
         for arr in (a_low, a_high):
             arr.setflags(write=False)
         object.__setattr__(self, "allocation_low", a_low)
         object.__setattr__(self, "allocation_high", a_high)
-        object.__setattr__(self, "allocation", np.column_stack([a_low, a_high]))
+        object.__setattr__(self, "allocation", allocation)
 
         if self.update is not None:
             self._check_update()
@@ -214,10 +224,32 @@ class Problem:
         lam = self.adverse_selection
         return (1.0 - lam) * self.belief + lam * v
 
+    @property
+    def allocation_is_box(self) -> bool:
+        """Whether ``X`` was given as a box (engines' fast paths); False for a Polytope."""
+        return not isinstance(self.allocation, Polytope)
+
+    @property
+    def belief_inside_values(self) -> bool:
+        """Whether the belief ``c`` lies in the value box ``V`` (every engine handles that)."""
+        c = np.asarray(self.belief)
+        return bool(np.all(c >= self.value_low) and np.all(c <= self.value_high))
+
     def support_function(self, z: ArrayLike) -> FloatArray:
-        r""":math:`\sigma_X(z) = \sum_i \max(h_i z_i, l_i z_i)` for z of shape (..., goods)."""
+        r""":math:`\sigma_X(z) = \max_{x \in X} z \cdot x` for z of shape (..., goods):
+        :math:`\sum_i \max(h_i z_i, l_i z_i)` on a box, a vertex maximum on a polytope."""
         z = np.asarray(z, dtype=np.float64)
+        if isinstance(self.allocation, Polytope):
+            return self.allocation.support(z)
         return np.maximum(z * self.allocation_high, z * self.allocation_low).sum(axis=-1)
+
+    def allocation_contains(self, x: ArrayLike, atol: float = 1e-9) -> NDArray[np.bool_]:
+        """Whether each row of ``x`` (shape (m, goods)) lies in ``X`` up to ``atol``."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if isinstance(self.allocation, Polytope):
+            return self.allocation.contains(x, atol)
+        return np.all((x >= self.allocation_low - atol) & (x <= self.allocation_high + atol),
+                      axis=1)
 
     def sample(self, m: int, rng: np.random.Generator | int | None = None) -> FloatArray:
         """``m`` i.i.d. trader values, shape (m, goods)."""
@@ -234,7 +266,8 @@ class Problem:
             "values": self.values.to_dict(),
             "belief": np.asarray(self.belief).tolist(),
             "adverse_selection": self.adverse_selection,
-            "allocation": np.asarray(self.allocation).tolist(),
+            "allocation": self.allocation.to_dict() if isinstance(self.allocation, Polytope)
+            else np.asarray(self.allocation).tolist(),
         }
 
     @classmethod

@@ -38,6 +38,10 @@ class Solver(ABC):
     needs_density: ClassVar[bool] = False
     #: Why the backend needs the linear update ``(1 - lambda) c + lambda v`` (None: any rule).
     linear_update_only: ClassVar[str | None] = None
+    #: Whether the backend handles a belief ``c`` outside the value box ``V`` (MATH.md §9).
+    supports_belief_outside_values: ClassVar[bool] = False
+    #: Whether the backend handles an allocation set given as a Polytope (not a box).
+    supports_polytope_allocation: ClassVar[bool] = False
     #: What each option may hold (:mod:`amm_opt.options`), checked when the solver is made.
     option_rules: ClassVar[dict[str, Rule]] = {}
 
@@ -101,8 +105,28 @@ class Solver(ABC):
         return out
 
     # ------------------------------------------------------------------ solving
+    @classmethod
+    def capability_refusal(cls, problem: Problem) -> UnsupportedProblemError | None:
+        """The error refusing ``problem`` by the capability flags (None: supported); the auto
+        rule can skip a backend with it before making one."""
+        if not cls.supports_polytope_allocation and not problem.allocation_is_box:
+            return UnsupportedProblemError(
+                "supports box allocation sets only, not a polytope",
+                field=f"backend {cls.name!r}", value=problem.allocation,
+                allowed="backend='rochetnet' for polytope sets, or allocation=(low, high)")
+        if not cls.supports_belief_outside_values and not problem.belief_inside_values:
+            return UnsupportedProblemError(
+                "needs the belief inside the value box", field=f"backend {cls.name!r}",
+                value=np.asarray(problem.belief).tolist(),
+                allowed=f"belief within {problem.value_low.tolist()} .. "
+                        f"{problem.value_high.tolist()}, or backend='rochetnet' or 'separate'")
+        return None
+
     def check_problem(self, problem: Problem) -> None:
         """Raise :class:`UnsupportedProblemError` if this backend cannot handle ``problem``."""
+        refusal = self.capability_refusal(problem)
+        if refusal is not None:
+            raise refusal
         if self.needs_density and not problem.has_density:
             raise UnsupportedProblemError(
                 "needs a distribution with a density, but the problem has only samples",

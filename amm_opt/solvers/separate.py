@@ -15,6 +15,10 @@ that are not regular still get the best price. Trades are the allocation-box ext
 :math:`h_i e_i` and :math:`l_i e_i`; because utilities and profits are additive across goods, the
 product menu (every combination of per-good choices, prices added) earns the sum of the per-good
 profits. This is the baseline the paper compares bundling against.
+
+The belief may lie outside the value box (the selling-only monopolist with values in
+:math:`[4, 16]` and cost :math:`c = 0` posts Myerson's price :math:`\max(4, 16/2) = 8`); the
+allocation set must be a box (a polytope couples the goods: refused).
 """
 
 from __future__ import annotations
@@ -100,8 +104,11 @@ def _density_prices(marginal: Any, c: float, lam: float, grid_points: int) -> _G
 
     ask = bid = None
     ask_val = bid_val = 0.0
+    # A belief outside [low, high] (MATH.md §9): below low every type buys at any ask <= low,
+    # so the profit rises up to low and the search starts there; above high no type buys at an
+    # ask >= c and only the bid side trades (and symmetrically for the bid).
     if c < high:
-        grid = np.linspace(c, high, grid_points)
+        grid = np.linspace(max(c, low), high, grid_points)
         mass, first = _interval_moments(marginal, grid)
         tail_mass = np.append(np.cumsum(mass[::-1])[::-1], 0.0)
         tail_first = np.append(np.cumsum(first[::-1])[::-1], 0.0)
@@ -109,7 +116,7 @@ def _density_prices(marginal: Any, c: float, lam: float, grid_points: int) -> _G
         ask = _best_price(ask_profit, ask_derivative, grid, values)
         ask_val = ask_profit(ask)
     if c > low:
-        grid = np.linspace(low, c, grid_points)
+        grid = np.linspace(low, min(c, high), grid_points)
         mass, first = _interval_moments(marginal, grid)
         head_mass = np.insert(np.cumsum(mass), 0, 0.0)
         head_first = np.insert(np.cumsum(first), 0, 0.0)
@@ -160,6 +167,7 @@ class Separate(Solver):
     name: ClassVar[str] = "separate"
     description: ClassVar[str] = "optimal bid-ask per good, sold separately (baseline)"
     linear_update_only: ClassVar[str | None] = "a custom update rule couples the goods"
+    supports_belief_outside_values: ClassVar[bool] = True
 
     option_rules: ClassVar[dict[str, Rule]] = {"grid_points": Integer(3, example="2049")}
 

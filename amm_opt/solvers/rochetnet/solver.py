@@ -1,7 +1,9 @@
 r"""RochetNet: learn a menu by gradient ascent on a softmax-relaxed choice.
 
 The menu has ``menu_size`` trainable items plus the fixed no-trade item. Allocations are
-squashed into the box, :math:`x_k = l + (h-l)\odot\operatorname{sigmoid}(\theta_k)`, and a type's
+squashed into the box, :math:`x_k = l + (h-l)\odot\operatorname{sigmoid}(\theta_k)` (on a polytope
+:math:`X`: :math:`x_k = \sum_j \operatorname{softmax}(\theta_k)_j x^j` over its vertices, exactly in
+:math:`X`; see :mod:`.allocations`), and a type's
 choice is relaxed to softmax weights with inverse temperature :math:`\tau`:
 
 .. math::
@@ -34,7 +36,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit
 
 from ...errors import OptionError, ResourceLimitError
 from ...evaluate import Evaluation, evaluate
@@ -45,6 +46,7 @@ from ...polishing import polish, polish_refusal, snap_allocations
 from ...problem import Problem
 from ...result import Result, Status
 from ..base import Solver, finishing_seconds, menu_result
+from .allocations import allocations, parameter_width, snapped_allocations
 
 __all__ = ["RochetNet"]
 
@@ -193,6 +195,8 @@ class RochetNet(Solver):
     provides_menu: ClassVar[bool] = True
     provides_upper: ClassVar[bool] = False
     needs_density: ClassVar[bool] = False
+    supports_belief_outside_values: ClassVar[bool] = True
+    supports_polytope_allocation: ClassVar[bool] = True
 
     option_rules: ClassVar[dict[str, Rule]] = {
         # Every step costs batch x menu_size and the final menu is evaluated with QMC beyond 3
@@ -247,7 +251,7 @@ class RochetNet(Solver):
         # Batch and validation types with their posteriors, parameters with Adam's moments and
         # best copies, the kernel's work blocks, the quantile tables of the sampler.
         numbers = (4 * self.batch_size * n + 2 * self.validation_size * n
-                   + 8 * items * (n + 1) + 2 * min(self.chunk_size, self.batch_size * items)
+                   + 8 * items * (parameter_width(problem) + 1) + 2 * min(self.chunk_size, self.batch_size * items)
                    + n * (1 << 16))
         require_memory(width * numbers, "RochetNet's training arrays", "batch_size",
                        "a smaller batch_size, validation_size or menu_size")
@@ -314,13 +318,17 @@ class RochetNet(Solver):
         """The trained menu, snapped onto the box's faces when that is not worse, without the
         items nobody chooses, then polished if asked: ``(menu, its evaluation if already
         made, stats)``."""
-        low, high = problem.allocation_low, problem.allocation_high
-        trained = Menu(low + (high - low) * expit(out.theta), out.price)
+        trained = Menu(allocations(problem, out.theta), out.price)
         ev = ev_trained = evaluate(problem, trained, method=self.evaluate_method)
         menu, snapped = trained, False
         if self.snap > 0:
-            candidate = Menu(snap_allocations(np.asarray(trained.allocations), low, high,
-                                              self.snap), trained.prices)
+            if problem.allocation_is_box:
+                candidate = Menu(snap_allocations(np.asarray(trained.allocations),
+                                                  problem.allocation_low,
+                                                  problem.allocation_high, self.snap),
+                                 trained.prices)
+            else:                 # the trained items only (no-trade stays implicit)
+                candidate = Menu(snapped_allocations(problem, out.theta, self.snap), out.price)
             ev_snap = evaluate(problem, candidate, method=self.evaluate_method)
             if ev_snap.profit >= ev.profit:
                 menu, ev, snapped = candidate, ev_snap, True

@@ -29,7 +29,6 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from scipy.special import logit
 from scipy.stats import qmc
 
 from ...distributions import Product, Samples
@@ -37,6 +36,7 @@ from ...errors import BackendUnavailableError, FileFormatError, OptionError, Sol
 from ...paths import MAX_ARRAY_BYTES, check_output_path, read_bytes, write_atomic
 from ...problem import Problem
 from ..base import progress_bar
+from .allocations import allocation_map, fingerprint_key, initial_parameters
 from .kernel import Workspace, hard_profit, soft_profit
 
 __all__ = ["TrainOutcome", "TrainingSettings", "resolve_device", "train"]
@@ -50,9 +50,6 @@ _WRITTEN_BY = ("a file written by RochetNet(checkpoint_path=...) for the same pr
 # batch noise (Wasserstein-1 distance to the true law ~1e-9 for Beta(2, 2)); the menu is judged
 # afterwards by the exact law anyway.
 _PPF_TABLE = 1 << 16
-# Initial allocations are drawn in this fraction of the box (away from the faces, where the
-# sigmoid is flat and items would start frozen).
-_INIT_SPREAD = 0.96
 
 
 class TrainingSettings(Protocol):
@@ -117,8 +114,7 @@ class _Setup:
 
     device: torch.device
     dtype: torch.dtype
-    low: torch.Tensor            # (n,) allocation box
-    width: torch.Tensor          # (n,)
+    alloc: Callable[[torch.Tensor], torch.Tensor]   # logits -> allocations in X
     belief: torch.Tensor         # (n,)
     kappa: float
     lam: float
@@ -199,35 +195,11 @@ def _setup(problem: Problem, solver: TrainingSettings, device: torch.device, dty
     alloc_width = problem.allocation_high - problem.allocation_low
     value_width = problem.value_high - problem.value_low
     scale = float(np.mean(value_width) * np.mean(alloc_width) / 2.0)
-    return _Setup(device=device, dtype=dtype, low=tensor(problem.allocation_low),
-                  width=tensor(alloc_width), belief=tensor(problem.belief), kappa=problem.kappa,
+    return _Setup(device=device, dtype=dtype, alloc=allocation_map(problem, tensor),
+                  belief=tensor(problem.belief), kappa=problem.kappa,
                   lam=problem.adverse_selection, scale=scale if scale > 0 else 1.0,
                   sample=sample, posterior=posterior, val_v=tensor(val),
                   val_q=tensor(problem.posterior(val)))
-
-
-def initial_parameters(problem: Problem, items: int, seed: int, scale: float
-                       ) -> tuple[FloatArray, FloatArray]:
-    r"""Logits spread over the box and prices of selling each unit separately.
-
-    Allocations are uniform in the central ``_INIT_SPREAD`` of the box; the price of ``x`` is
-    :math:`\sum_i \max(x_i,0)\,a_i + \min(x_i,0)\,b_i` with the one-good optimal ask
-    :math:`a_i = (h_i + \kappa c_i)/(2-\lambda)` and bid
-    :math:`b_i = (l_i + \kappa c_i)/(2-\lambda)` of reference R1 (``h, l`` the value box
-    here), a sensible start that training then couples.
-    Returns ``(theta, price / scale)`` of shapes (items, n) and (items,).
-    """
-    rng = np.random.default_rng(seed)
-    n = problem.goods
-    frac = 0.5 + _INIT_SPREAD * (rng.random((items, n)) - 0.5)
-    theta = logit(frac)
-    x = problem.allocation_low + (problem.allocation_high - problem.allocation_low) * frac
-    lam, kappa = problem.adverse_selection, problem.kappa
-    c = np.asarray(problem.belief)
-    ask = (problem.value_high + kappa * c) / (2.0 - lam)
-    bid = (problem.value_low + kappa * c) / (2.0 - lam)
-    price = np.maximum(x, 0.0) @ ask + np.minimum(x, 0.0) @ bid
-    return theta, price / scale
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +215,7 @@ def fingerprint(problem: Problem, solver: TrainingSettings, device: torch.device
     update = "linear" if problem.update is None else \
         f"custom:{getattr(problem.update, '__qualname__', type(problem.update).__name__)}"
     parts = [law, update, repr(np.asarray(problem.belief).tolist()),
-             repr(problem.adverse_selection), repr(np.asarray(problem.allocation).tolist()),
+             repr(problem.adverse_selection), fingerprint_key(problem),
              device.type]
     parts += [f"{k}={v!r}" for k, v in sorted(solver.trajectory_settings().items())]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -495,7 +467,7 @@ class _Trainer:
             group["lr"] = frac_lr * group["mult"]
         tau = _schedule(solver.temperature, self.tau_final, self.step, solver.steps) / setup.scale
         v = setup.sample(solver.batch_size, self.gen)
-        x = setup.low + setup.width * torch.sigmoid(self.theta)
+        x = setup.alloc(self.theta)
         loss = soft_profit(x, self.price * setup.scale, v, setup.posterior(v), setup.belief,
                            setup.kappa, setup.lam, tau, self.ws)
         self.opt.zero_grad(set_to_none=True)
@@ -516,7 +488,7 @@ class _Trainer:
                             self.interval_start + int(bad.nonzero()[0, 0]) + 1)
         if not self.parameters_finite():
             raise self.fail("parameters", step)
-        xv = setup.low + setup.width * torch.sigmoid(self.theta.detach())
+        xv = setup.alloc(self.theta.detach())
         value = float(hard_profit(xv, self.price.detach() * setup.scale, setup.val_v,
                                   setup.val_q, self.ws.rows))
         if not math.isfinite(value):
