@@ -274,3 +274,20 @@ def test_hand_written_named_set_in_a_problem_file(tmp_path):
                     'give = 1\nget = 0\n')
     problem = load_problem(path)
     assert sorted(problem.allocation.vertices.tolist()) == [[-1, 1], [1, -1]]
+
+
+def test_region_plot_of_the_pure_swap_menu(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from amm_opt.plot.regions import plot_regions
+
+    fig = plot_regions(swap_problem(), Menu([[1, -1], [-1, 1]], [1 / 3, 1 / 3]))
+    # colours come from the bounding box of X; three regions (two swaps and no trade)
+    assert [len(ax.patches) for ax in fig.axes] == [3]
+    fig.savefig(tmp_path / "swap.png")
+    assert (tmp_path / "swap.png").stat().st_size > 0
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
