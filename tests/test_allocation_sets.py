@@ -197,9 +197,26 @@ def test_selling_only_monopolist_with_values_away_from_zero():
     ev = evaluate(problem, Menu([[1, 0], [0, 1], [1, 1]], [0.75, 0.75, 1.5]))
     assert ev.profit == pytest.approx(1.125, abs=1e-12)
     res = rochetnet(problem, menu_size=16, steps=600, batch_size=2048)
-    # bundling can only add to selling separately (the separate menu is feasible); 1% slack
-    # for a short run; the full surplus E[v1 + v2] = 2 bounds every menu
-    assert 0.99 * sep.profit <= res.profit <= 2.0
+    # Pure bundling at price q earns q P(v1 + v2 >= q) = q (1 - (q - 1)^2 / 2) on [1, 2]
+    # (brute force over q: 1.315565 at q = 1.5486), more than selling separately; Pavlov (2011)
+    # finds pure bundling optimal for U[a, a+1]^2 with a this large. A 600-step run must reach
+    # it within 1%; the full surplus E[v1 + v2] = 2 bounds every menu.
+    q = np.linspace(1, 2, 100_001)
+    bundle = float((q * (1 - (q - 1) ** 2 / 2)).max())
+    assert bundle > sep.profit + 0.19
+    assert 0.99 * bundle <= res.profit <= 2.0
+    # u(c) = 0 at the belief outside V (MATH §9): the cost-0 type gains nothing (prices >= 0)
+    assert res.menu.utility(np.asarray(problem.belief)[None, :])[0] <= 1e-12
+
+
+def test_capability_refusal_lets_a_rule_skip_an_engine():
+    swap = swap_problem()
+    assert get_solver_class("rochetnet").capability_refusal(swap) is None
+    refusal = get_solver_class("grid_lp").capability_refusal(swap)
+    assert isinstance(refusal, UnsupportedProblemError) and refusal.field == "backend 'grid_lp'"
+    outside = Problem(goods=1, values=Uniform(0.5, 1.5), belief=0.0, allocation=(0, 1))
+    assert get_solver_class("separate").capability_refusal(outside) is None
+    assert get_solver_class("ot_dual").capability_refusal(outside) is not None
 
 
 def test_separate_corner_price_with_belief_below_values():
