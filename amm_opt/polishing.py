@@ -22,6 +22,10 @@ hence a valid lower bound whatever the optimiser does.
 
 Polishing needs an evaluation that is a smooth function of the menu: exact (uniform values) or
 Gauss quadrature (other densities), i.e. a density and at most 3 goods.
+
+On a polytope allocation set (``MATH.md`` §9) only the prices are re-optimised: clusters merge
+into probability-weighted means, convex combinations that stay in :math:`X`, snapped only where
+the snapped trade is still in :math:`X`, and allocations are not moved afterwards.
 """
 
 from __future__ import annotations
@@ -134,9 +138,6 @@ def polish_refusal(problem: Problem, evaluate_method: str = "auto") -> str | Non
             evaluate_method not in _EVAL_METHODS:
         return (f"polishing needs a density, goods <= {MAX_POLISH_GOODS} and an exact or "
                 "quadrature evaluation (Monte-Carlo profits are not smooth in the prices)")
-    if not problem.allocation_is_box:
-        return ("polishing moves allocations within a box; a polytope allocation set is not "
-                "supported yet (allocation=(low, high), or polish=False)")
     return None
 
 
@@ -182,7 +183,11 @@ def cluster_menu(problem: Problem, menu: Menu, probability: FloatArray, *,
     xs = np.stack([np.bincount(labels, weights=w * x[chosen, d], minlength=count)
                    for d in range(menu.goods)], axis=1) / tot[:, None]
     ps = np.bincount(labels, weights=w * p[chosen], minlength=count) / tot
-    xs = snap_allocations(xs, low, high, snap_tol)
+    snapped = snap_allocations(xs, low, high, snap_tol)
+    if problem.allocation_is_box:
+        xs = snapped
+    else:                 # a snap that leaves the polytope is not taken (the mean is in X)
+        xs = np.where(problem.allocation_contains(snapped, 0.0)[:, None], snapped, xs)
     # A cluster that snapped onto no-trade is no-trade (the Menu adds the exact (0, 0) itself).
     keep = ~(np.all(xs == 0.0, axis=1))
     return Menu(xs[keep], ps[keep])
@@ -259,7 +264,7 @@ def polish(problem: Problem, menu: Menu, *, cluster_tol: float = 1e-3, snap_tol:
         raise UnsupportedProblemError(
             refusal, field="problem",
             value=f"goods={problem.goods}, density={problem.has_density}",
-            allowed=f"density values with goods <= {MAX_POLISH_GOODS} and a box allocation set")
+            allowed=f"density values with goods <= {MAX_POLISH_GOODS}")
     menu.check_fits(problem)
     return _Polisher(problem, evaluate_method, snap_tol, int(max_evaluations),
                      time_limit).run(menu, cluster_tol, optimize_allocations, prune_rtol)
@@ -368,8 +373,9 @@ class _Polisher:
             prob = initial.item_probability
         reduced = cluster_menu(self.problem, menu, prob, cluster_tol=cluster_tol,
                                snap_tol=self.snap_tol)
-        free_x = self.free_coordinates(reduced) if optimize_allocations else \
-            np.zeros((reduced.size, reduced.goods), dtype=bool)
+        free_x = self.free_coordinates(reduced) \
+            if optimize_allocations and self.problem.allocation_is_box else \
+            np.zeros((reduced.size, reduced.goods), dtype=bool)         # polytope: prices only
         best, message = self.optimise(reduced, free_x, self.max_evaluations)
         best, snapped = self.snap(best, free_x)
         best, pruned = self.prune(best, prune_rtol)

@@ -257,13 +257,18 @@ def test_engines_without_support_refuse_beliefs_outside_v(backend):
         solve(problem, backend=backend)
 
 
-def test_polishing_refuses_polytopes():
+def test_polishing_a_polytope_menu_reprices_it_inside_x():
     from amm_opt.polishing import polish, polish_refusal
 
     problem = swap_problem()
-    assert "polytope" in polish_refusal(problem)
-    with pytest.raises(UnsupportedProblemError, match="polytope"):
-        polish(problem, Menu([[1, -1]], [0.3]))
+    assert polish_refusal(problem) is None
+    start = Menu([[1, -1], [-1, 1], [0.999999, -0.999999]], [0.30, 0.37, 0.30])
+    out = polish(problem, start)
+    # prices only: the swaps' optimum is 1/3 each (4/27); the near-duplicate item merges
+    assert out.improved and out.profit == pytest.approx(SWAP_OPTIMUM, abs=1e-7)
+    assert out.details["free_allocation_coordinates"] == 0
+    assert problem.allocation_contains(out.menu.allocations, 1e-12).all()
+    assert sorted(np.round(out.menu.prices, 4).tolist()) == [0.0, 0.3333, 0.3333]
 
 
 # ------------------------------------------------------------------ files
@@ -308,3 +313,18 @@ def test_region_plot_of_the_pure_swap_menu(tmp_path):
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.5])
+def test_amm_with_belief_above_values(lam):
+    # V = [0, 1], c = 1.5 > every value: selling at any ask loses (posterior >= ask), so only the
+    # bid trades: profit kc b + lam b^2/2 - b^2 for U[0,1], maximised at b = kc / (2 - lam)
+    # (0.75 at lam = 0, 0.5 at lam = 1/2), profit (kc)^2 / (2 (2 - lam))
+    problem = Problem(goods=1, values=Uniform(0, 1), belief=1.5, adverse_selection=lam)
+    kc = (1 - lam) * 1.5
+    best = kc ** 2 / (2 * (2 - lam))
+    sep = solve(problem, backend="separate")
+    assert sep.stats["bids"][0] == pytest.approx(kc / (2 - lam), abs=1e-9)
+    assert sep.profit == pytest.approx(best, abs=1e-9)
+    res = rochetnet(problem, menu_size=8, steps=600, batch_size=2048)
+    assert best * (1 - 3e-3) <= res.profit <= best + 1e-12
