@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from amm_opt import Menu, Polytope, Problem, Product, Uniform, evaluate, references, solve
-from amm_opt.errors import MenuError, ProblemError, UnsupportedProblemError
+from amm_opt.errors import FileFormatError, MenuError, ProblemError, UnsupportedProblemError
 from amm_opt.io import load_problem, save_problem
 from amm_opt.solvers import get_solver_class
 
@@ -328,3 +328,31 @@ def test_amm_with_belief_above_values(lam):
     assert sep.profit == pytest.approx(best, abs=1e-9)
     res = rochetnet(problem, menu_size=8, steps=600, batch_size=2048)
     assert best * (1 - 3e-3) <= res.profit <= best + 1e-12
+
+
+def test_rochetnet_checkpoint_resume_on_a_polytope(tmp_path):
+    torch = pytest.importorskip("torch", reason="RochetNet needs torch")
+    problem = Problem(goods=2, values=Uniform(0, 1), belief=0.5,
+                      allocation=Polytope.budget([-1, -1], [1, 1], 1.0))
+    opts = {**FAST, "steps": 160, "eval_every": 40, "checkpoint_every": 80}
+    whole = solve(problem, backend="rochetnet", **opts)
+
+    class Stop(Exception):
+        pass
+
+    def crash(step, info):
+        if step == 120:                # after the step-80 checkpoint
+            raise Stop
+
+    path = tmp_path / "c.pt"
+    with pytest.raises(Stop):
+        solve(problem, backend="rochetnet", checkpoint_path=path, callback=crash, **opts)
+    saved = torch.load(path, weights_only=True)
+    assert saved["step"] == 80 and tuple(saved["theta"].shape) == (16, 5)   # one logit a vertex
+    resumed = solve(problem, backend="rochetnet", checkpoint_path=path, resume=True, **opts)
+    assert resumed.stats["resumed_from_step"] == 80
+    assert np.array_equal(resumed.menu.allocations, whole.menu.allocations)
+    # another allocation set is another trajectory: the checkpoint is refused
+    other = Problem(goods=2, values=Uniform(0, 1), belief=0.5, allocation=Polytope.unit_demand(2))
+    with pytest.raises(FileFormatError):
+        solve(other, backend="rochetnet", checkpoint_path=path, resume=True, **opts)

@@ -251,7 +251,8 @@ class RochetNet(Solver):
         # Batch and validation types with their posteriors, parameters with Adam's moments and
         # best copies, the kernel's work blocks, the quantile tables of the sampler.
         numbers = (4 * self.batch_size * n + 2 * self.validation_size * n
-                   + 8 * items * (parameter_width(problem) + 1) + 2 * min(self.chunk_size, self.batch_size * items)
+                   + 8 * items * (parameter_width(problem) + 1)
+                   + 2 * min(self.chunk_size, self.batch_size * items)
                    + n * (1 << 16))
         require_memory(width * numbers, "RochetNet's training arrays", "batch_size",
                        "a smaller batch_size, validation_size or menu_size")
