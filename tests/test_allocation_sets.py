@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from amm_opt import Menu, Polytope, Problem, Product, Uniform, evaluate, references, solve
-from amm_opt.errors import FileFormatError, MenuError, ProblemError, UnsupportedProblemError
+from amm_opt.errors import MenuError, OptionError, ProblemError, UnsupportedProblemError
 from amm_opt.io import load_problem, save_problem
 from amm_opt.solvers import get_solver_class
 
@@ -354,5 +354,5 @@ def test_rochetnet_checkpoint_resume_on_a_polytope(tmp_path):
     assert np.array_equal(resumed.menu.allocations, whole.menu.allocations)
     # another allocation set is another trajectory: the checkpoint is refused
     other = Problem(goods=2, values=Uniform(0, 1), belief=0.5, allocation=Polytope.unit_demand(2))
-    with pytest.raises(FileFormatError):
+    with pytest.raises(OptionError, match="different problem"):
         solve(other, backend="rochetnet", checkpoint_path=path, resume=True, **opts)
