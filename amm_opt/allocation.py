@@ -83,9 +83,14 @@ def _hull_rows(points: FloatArray, mean: FloatArray, basis: FloatArray
         a = np.array([[1.0], [-1.0]])
         rows, offs, keep = a @ basis.T, np.array([y[hi, 0], -y[lo, 0]]), np.array([lo, hi])
     else:
-        from scipy.spatial import ConvexHull
+        from scipy.spatial import ConvexHull, QhullError
 
-        hull = ConvexHull(y)
+        try:
+            hull = ConvexHull(y)
+        except QhullError as exc:    # nearly degenerate input that the rank test let through
+            raise ProblemError(f"has no well-defined hull ({str(exc).splitlines()[0]})",
+                               field="allocation vertices", value=points.shape,
+                               allowed="vertices spanning their affine hull clearly") from None
         a, d = hull.equations[:, :-1], hull.equations[:, -1]       # a.y + d <= 0 inside
         rows, offs, keep = a @ basis.T, -d, np.sort(hull.vertices)
     return rows, offs + rows @ mean, keep

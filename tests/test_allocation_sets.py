@@ -63,6 +63,17 @@ def test_named_sets_have_the_right_vertices_and_support():
     assert not swap.contains([[0.5, 0.5]])[0] and not budget.contains([[0.8, 0.8]])[0]
 
 
+def test_inequalities_with_equalities_give_the_swap_and_3_goods_work():
+    swap = Polytope.from_inequalities(np.vstack([np.eye(2), -np.eye(2)]), np.ones(4),
+                                      equalities=([[1.0, 1.0]], [0.0]))
+    assert sorted(swap.vertices.tolist()) == [[-1, 1], [1, -1]] and swap.dimension == 1
+    budget3 = Polytope.budget([0, 0, 0], [1, 1, 1], 1.5)
+    # the cube [0,1]^3 cut by x1 + x2 + x3 <= 1.5: 4 corners below, 6 points on the cut
+    assert len(budget3.vertices) == 10 and budget3.contains([[0.5, 0.5, 0.5]])[0]
+    assert not budget3.contains([[1.0, 1.0, 0.0]])[0]
+    assert float(budget3.support([1.0, 1.0, 1.0])) == pytest.approx(1.5, abs=1e-12)
+
+
 def test_box_as_polytope_gives_the_box_support_function():
     box = Problem(goods=2, values=Uniform(0, 1), belief=0.5, allocation=(-1, 1))
     poly = Problem(goods=2, values=Uniform(0, 1), belief=0.5,
@@ -176,10 +187,13 @@ def test_rochetnet_pure_swap_reaches_the_one_good_optimum():
 
 
 @pytest.mark.parametrize("allocation", [Polytope.unit_demand(2), Polytope.pure_swap(2),
-                                        Polytope.budget([-1, -1], [1, 1], 1.0)],
-                         ids=["unit_demand", "pure_swap", "budget"])
+                                        Polytope.budget([-1, -1], [1, 1], 1.0),
+                                        Polytope.unit_demand(3),
+                                        Polytope.pure_swap(3, give=2, get=0)],
+                         ids=["unit_demand", "pure_swap", "budget", "unit_demand3", "swap3"])
 def test_every_rochetnet_menu_lies_in_x(allocation):
-    problem = Problem(goods=2, values=Uniform(0, 1), belief=0.5, allocation=allocation)
+    problem = Problem(goods=allocation.goods, values=Uniform(0, 1), belief=0.5,
+                      allocation=allocation)
     res = rochetnet(problem, steps=200)
     x = np.asarray(res.menu.allocations)
     assert allocation.contains(x, 1e-12).all()
