@@ -367,7 +367,11 @@ def load_problem(path: str | Path) -> Problem:
         high = 1.0
 
     Sample-only values may name a file: ``[values] type = "samples"  file = "trades.npy"``
-    (``.npy`` or ``.csv``, one row per trader, relative to the problem file).
+    (``.npy`` or ``.csv``, one row per trader, relative to the problem file). A polytope
+    allocation set is a table ``[allocation]`` with ``type = "polytope"`` and ``vertices`` (or
+    ``file = "vertices.csv"``, one vertex per row), ``type = "inequalities"`` with ``A``, ``b``
+    (and ``E``, ``f``), or a named set (``type = "unit_demand"``, ``"pure_swap"``,
+    ``"budget"``) with its arguments (:func:`amm_opt.allocation.allocation_from_dict`).
     """
     path = input_path(path)
     if path.suffix.lower() == ".toml":
@@ -380,6 +384,14 @@ def load_problem(path: str | Path) -> Problem:
     values = data.get("values")
     if isinstance(values, dict) and str(values.get("type", "")).lower() == "samples":
         data["values"] = {"type": "samples", "values": _samples(values, path, arrays)}
+    allocation = data.get("allocation")
+    if isinstance(allocation, dict) and allocation.get("type") == "polytope" and \
+            "file" in allocation:
+        name = checked_string(allocation["file"], "allocation.file")
+        vertices = read_samples(path.parent / input_path(name, "allocation.file"),
+                                "allocation.file")
+        rest = {k: v for k, v in allocation.items() if k != "file"}
+        data["allocation"] = {**rest, "vertices": vertices}
     return problem_from_data(data, str(path))
 
 

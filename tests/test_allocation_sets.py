@@ -23,7 +23,13 @@ import numpy as np
 import pytest
 
 from amm_opt import Menu, Polytope, Problem, Product, Uniform, evaluate, references, solve
-from amm_opt.errors import MenuError, OptionError, ProblemError, UnsupportedProblemError
+from amm_opt.errors import (
+    AmmOptError,
+    MenuError,
+    OptionError,
+    ProblemError,
+    UnsupportedProblemError,
+)
 from amm_opt.io import load_problem, save_problem
 from amm_opt.solvers import get_solver_class
 
@@ -370,3 +376,15 @@ def test_rochetnet_checkpoint_resume_on_a_polytope(tmp_path):
     other = Problem(goods=2, values=Uniform(0, 1), belief=0.5, allocation=Polytope.unit_demand(2))
     with pytest.raises(OptionError, match="different problem"):
         solve(other, backend="rochetnet", checkpoint_path=path, resume=True, **opts)
+
+
+def test_problem_file_naming_a_vertices_file(tmp_path):
+    np.savetxt(tmp_path / "v.csv", [[0, 0], [1, 0], [0, 1]], delimiter=",")
+    (tmp_path / "p.toml").write_text('goods = 2\nbelief = 0.0\n[allocation]\n'
+                                     'type = "polytope"\nfile = "v.csv"\n')
+    problem = load_problem(tmp_path / "p.toml")
+    assert problem.allocation.vertices.tolist() == [[0, 0], [1, 0], [0, 1]]
+    (tmp_path / "q.toml").write_text('goods = 2\nbelief = 0.0\n[allocation]\n'
+                                     'type = "polytope"\nfile = "missing.csv"\n')
+    with pytest.raises(AmmOptError, match=r"allocation\.file"):
+        load_problem(tmp_path / "q.toml")
