@@ -49,9 +49,9 @@ CASES = [
         "finite",
     ),
     (
-        "belief outside box",
-        lambda: Problem(goods=2, values=Uniform(), belief=[0.5, 1.5]),
-        ProblemError,
+        "belief outside box, engine without support",
+        lambda: solve(Problem(goods=2, values=Uniform(), belief=[0.5, 1.5]), backend="grid_lp"),
+        UnsupportedProblemError,
         "inside the value box",
     ),
     (

@@ -226,6 +226,7 @@ def compare_menus(a: Menu, b: Menu, problem: Problem, *, points: int = 1 << 13,
     # 2^24 probe points x 64 replications is minutes of work already: larger is a typo.
     check_value("points", points, Integer(2, 1 << 24, example="2**13"))
     check_value("replications", replications, Integer(2, 64, example="4"))
+    check_value("seed", seed, Integer(0, 2**63 - 1, example="0"))
     if isinstance(match_tol, bool) or not isinstance(match_tol, (int, float)) or \
             not match_tol >= 0:
         raise OptionError("must be a non-negative number", field="match_tol", value=match_tol,
