@@ -217,11 +217,19 @@ def _usable() -> set[str]:
     return {name for name, (ok, _) in available_backends().items() if ok}
 
 
+def _capable(name: str, problem: Problem) -> bool:
+    """Whether the backend's capability flags accept ``problem`` (polytope sets, a belief
+    outside the value box); classes without the check accept everything."""
+    refusal = getattr(get_solver_class(name), "capability_refusal", None)
+    return refusal is None or refusal(problem) is None
+
+
 def choose_backend(problem: Problem) -> tuple[str, str]:
     """Pick the menu engine for ``problem`` by :data:`MENU_RULES`; returns ``(name, reason)``."""
     usable = _usable()
     for rule in MENU_RULES:
-        if rule.backend in usable and rule.applies(problem):
+        if rule.backend in usable and rule.applies(problem) and \
+                _capable(rule.backend, problem):
             return rule.backend, rule.why(problem)
     raise UnknownBackendError("no usable backend applies to this problem", field="backend",
                               value=None, allowed="install amm-opt[all]")
@@ -238,7 +246,7 @@ def choose_upper_backend(problem: Problem, menu_backend: str
         return None, {}, f"{menu_backend} certifies its own upper bound on samples"
     usable = _usable()
     for rule in UPPER_RULES:
-        if rule.applies(problem):
+        if rule.applies(problem) and _capable(rule.backend, problem):
             if rule.backend not in usable:
                 extra = get_solver_class(rule.backend).extra
                 return None, {}, (f"no upper bound: {rule.backend} is not installed "
