@@ -275,3 +275,29 @@ def test_docstring_examples_run():
     import amm_opt.symmetry
 
     assert doctest.testmod(amm_opt.symmetry).failed == 0
+
+
+def test_cold_rounds_after_stalled_warm_starts():
+    """lp_round(warm=False) forgets the basis before solving (the folded LP's rounds after two
+    abandoned warm starts)."""
+    from amm_opt.result import Status
+    from amm_opt.solvers.grid_lp.interfaces import LPSolution
+    from amm_opt.solvers.grid_lp.stages import lp_round
+
+    class Fake:
+        def __init__(self):
+            self.calls = []
+
+        def reset(self):
+            self.calls.append("reset")
+
+        def solve(self, limit):
+            self.calls.append("solve")
+            return LPSolution(Status.OPTIMAL, "Optimal", None, None, 0.1)
+
+    lp = Fake()
+    sol = lp_round(lp, 3, 100.0, 1.0, warm=False)
+    assert lp.calls == ["reset", "solve"] and sol.info["cold_start"]
+    lp = Fake()
+    lp_round(lp, 3, 100.0, 1.0)
+    assert lp.calls == ["solve"]                      # warm: no reset when it is quick

@@ -241,6 +241,9 @@ class OrbitCuttingPlanes(CuttingPlanes):
         # convexity somewhere and their menus are rarely better, while evaluating each costs
         # about as much as a round on large grids (BENCHMARKS, symmetry).
         self.defer_menu = True
+        # Once the warm dual simplex has stalled twice after appended cuts it keeps stalling
+        # (BENCHMARKS, symmetry: four goods); later rounds then start cold at once.
+        self.cold_after_abandons = 2
         self.pending: FloatArray | None = None
         self.summary.update(full_points=orbits.full_points, group=group.describe(),
                             group_order=group.order)

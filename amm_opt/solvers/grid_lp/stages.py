@@ -193,12 +193,18 @@ def match_points(old: LPData, new: LPData) -> IntArray:
 
 
 # ------------------------------------------------------------------------------ solving
-def lp_round(lp: Any, rnd: int, remaining: float, cold: float) -> LPSolution:
+def lp_round(lp: Any, rnd: int, remaining: float, cold: float, warm: bool = True
+             ) -> LPSolution:
     """One LP solve; a warm re-solve that takes longer than a few cold solves of the stage is
-    stopped and redone from scratch."""
+    stopped and redone from scratch. ``warm=False``: start cold at once."""
     limit = None if math.isinf(remaining) else remaining
     if rnd == 0 or not hasattr(lp, "reset") or math.isinf(cold):
         return lp.solve(limit)
+    if not warm:
+        lp.reset()
+        sol = lp.solve(limit)
+        sol.info["cold_start"] = True
+        return sol
     cap = max(WARM_MIN_SECONDS, WARM_COLD_RATIO * cold)
     if cap >= remaining:
         return lp.solve(limit)
@@ -225,6 +231,9 @@ class CuttingPlanes:
             "points_with_mass": int((data.masses != 0).sum()), "rounds": []}
         self.outcome = StageOutcome(summary=self.summary)
         self.cold = math.inf
+        # After this many abandoned warm starts, later rounds start cold at once (None: never).
+        self.cold_after_abandons: int | None = None
+        self.abandons = 0
 
     def solve(self) -> StageOutcome:
         """Run the rounds; the outcome carries the last solution (for refinement)."""
@@ -234,7 +243,9 @@ class CuttingPlanes:
             if remaining <= 0:
                 outcome.status, outcome.reason = Status.TIME_LIMIT, "time_limit"
                 break
-            sol = lp_round(self.model.lp, rnd, remaining, self.cold)
+            warm = self.cold_after_abandons is None or self.abandons < self.cold_after_abandons
+            sol = lp_round(self.model.lp, rnd, remaining, self.cold, warm)
+            self.abandons += "warm_start_abandoned_after" in sol.info
             if rnd == 0:
                 self.cold = sol.seconds
             last_z = sol.z if sol.z is not None else last_z
