@@ -7,7 +7,13 @@ import warnings
 from dataclasses import replace
 from typing import Any
 
-from .errors import AmmOptError, InaccurateSolutionWarning, OptionError, SolverFailedError
+from .errors import (
+    AmmOptError,
+    AmmOptWarning,
+    InaccurateSolutionWarning,
+    OptionError,
+    SolverFailedError,
+)
 from .problem import Problem
 from .result import Bounds, Result, Status, bracket_slack
 
@@ -116,7 +122,13 @@ def _check(problem: Problem, result: Result) -> None:
     lo, hi = result.bounds.lower, result.bounds.upper
     if lo is not None and hi is not None:
         slack = bracket_slack(result.bounds.lower_stderr, hi)
-        if lo > hi + slack:
+        if lo > hi + slack and result.bounds.upper_kind == "statistical":
+            # A statistical bound misses with probability up to 1 - its level: not a wrong
+            # number of an engine, but the user must see it.
+            warnings.warn(f"the evaluated profit {lo:.8g} is above the statistical upper bound "
+                          f"{hi:.8g} (level {result.bounds.upper_confidence}): a statistical "
+                          "miss; the bound is not certified", AmmOptWarning, stacklevel=3)
+        elif lo > hi + slack:
             raise SolverFailedError(
                 "the evaluated profit exceeds the certified upper bound: one of them is wrong",
                 field=f"backend {result.backend!r}", value={"lower": lo, "upper": hi},

@@ -137,3 +137,39 @@ def test_statistical_bound_in_four_goods_is_consistent_with_separate():
     report = crosscheck(problem, {"types_lp": "types_lp", "separate": "separate"},
                         options={"types_lp": {"draws": 60, "replications": 4}})
     assert report.ok and report.best_upper is None
+
+
+# ------------------------------------------------------------------ solve's bracket check
+def test_a_lower_bound_above_a_statistical_upper_bound_is_a_warned_miss_not_a_failure():
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from amm_opt import Menu, Problem, Uniform, solve
+    from amm_opt.errors import AmmOptWarning, SolverFailedError
+    from amm_opt.result import Status
+    from amm_opt.solvers import register_backend, unregister_backend
+    from amm_opt.solvers.base import Solver, menu_result
+    from amm_opt.statistical import statistical_method
+
+    @dataclass(frozen=True)
+    class Claims(Solver):
+        upper: float = 0.1
+        statistical: bool = True
+        name: ClassVar[str] = "claims"
+        description: ClassVar[str] = "R1's menu with a stated upper bound (test)"
+
+        def compute(self, problem):
+            method = statistical_method(0.95, "test") if self.statistical else "test"
+            return menu_result(problem, Menu([[1.0], [-1.0]], [0.75, -0.25]), self.name,
+                               Status.OPTIMAL, {}, upper=self.upper, upper_method=method)
+
+    problem = Problem(goods=1, values=Uniform(0, 1), belief=0.5)      # the menu earns 1/8
+    register_backend("claims", Claims)
+    try:
+        with pytest.warns(AmmOptWarning, match="statistical miss"):
+            result = solve(problem, backend="claims")
+        assert result.bounds.upper_kind == "statistical"
+        with pytest.raises(SolverFailedError, match="certified upper bound"):
+            solve(problem, backend="claims", statistical=False)
+    finally:
+        unregister_backend("claims")

@@ -37,6 +37,7 @@ from ..menu import Menu, require_problem_and_menu
 from ..problem import Problem
 from ..result import Result, bracket_slack
 from ..statistical import parse_statistical
+from .arguments import EVALUATE_OPTIONS, check_count, check_seed, options_mapping
 
 __all__ = ["Certificate", "Check", "certify", "check_menu", "upper_from"]
 
@@ -373,8 +374,12 @@ def certify(problem: Problem, menu: Menu, upper: UpperSpec = None, *,
     """
     require_problem_and_menu(problem, menu)
     menu.check_fits(problem)
-    ev = evaluation if evaluation is not None else evaluate(problem, menu,
-                                                            **dict(evaluate_options or {}))
+    evaluate_options = options_mapping(evaluate_options, "evaluate_options", EVALUATE_OPTIONS)
+    upper_options = options_mapping(upper_options, "upper_options")
+    # 2^24 probe points are seconds of work; more is a typo, refused instead of a MemoryError.
+    check_count(check_points, "check_points", 1 << 24)
+    check_seed(seed)
+    ev = evaluation if evaluation is not None else evaluate(problem, menu, **evaluate_options)
     if not isinstance(ev, Evaluation):
         raise OptionError("must be an Evaluation", field="evaluation", value=ev,
                           allowed="amm_opt.evaluate(problem, menu)")

@@ -41,6 +41,7 @@ from ..evaluate import evaluate
 from ..problem import Problem
 from ..result import Result, bracket_slack
 from ..statistical import parse_statistical
+from .arguments import EVALUATE_OPTIONS, options_mapping, real_or_none
 from .certify import check_menu
 
 __all__ = ["CrosscheckError", "CrosscheckReport", "EngineRun", "crosscheck"]
@@ -290,13 +291,15 @@ def crosscheck(problem: Problem, backends: Any, *,
         raise OptionError("must be a Problem", field="problem", value=problem,
                           allowed="amm_opt.Problem(...)")
     engines = _normalise(backends)
-    options = dict(options or {})
+    options = options_mapping(options, "options")
+    for label, value in options.items():
+        options[label] = options_mapping(value, f"options[{label!r}]")
+    evaluate_options = options_mapping(evaluate_options, "evaluate_options", EVALUATE_OPTIONS)
     unknown = sorted(set(options) - {label for label, _ in engines})
     if unknown:
         raise OptionError("names engines that are not run", field="options", value=unknown,
                           allowed=", ".join(label for label, _ in engines))
-    if reference is not None:
-        reference = float(reference)
+    reference = real_or_none(reference, "reference")
     runs = tuple(_run(problem, label, engine, options.get(label, {}),
                       evaluate_options or {}) for label, engine in engines)
     failures: list[str] = []
