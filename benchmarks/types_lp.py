@@ -1,7 +1,7 @@
 """The finite-type LP (backend ``types_lp``): exact solves of samples, cutting planes against
 the all-pairs LP, and the statistical upper bound's bias and coverage.
 
-Prints markdown tables (for benchmarks/results/issue_13.md):
+Prints markdown tables (for BENCHMARKS.md, section "Finite types"):
 
 1. ``exact``: uniform samples of ``m`` rows in ``n`` goods solved exactly: seconds, status,
    relative gap, pair rows used against the ``m^2`` of the full LP (issue targets: 2 goods and

@@ -55,7 +55,7 @@ def test_statistical_bound_on_r1_is_labelled_and_above_the_optimum(tmp_path):
     assert b.upper_kind == "statistical" and b.upper_confidence == 0.95
     assert res.certificate is None
     # E[OPT_m] >= OPT (docs/math/types_lp.md) and the bias at m = 200 is ~3% of the optimum
-    # (benchmarks/results/issue_13.md), well above the noise: the bound is above the optimum.
+    # (BENCHMARKS.md, "Finite types"), well above the noise: the bound is above the optimum.
     assert b.upper >= best
     # its menu is feasible for the density: the exact evaluation is a true lower bound
     assert b.lower_method == "exact" and b.lower <= best + 1e-12

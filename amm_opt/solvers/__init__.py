@@ -114,7 +114,7 @@ _OT_MAX_GOODS = 3
 # Grid per axis of the automatic transport bound (BENCHMARKS.md: transport dual).
 _OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
 # Distinct sample types the finite-type LP solves exactly in about a minute on 2 cores, by goods
-# (benchmarks/results/issue_13.md); larger samples go to RochetNet with a statistical bound.
+# (BENCHMARKS.md, "Finite types"); larger samples go to RochetNet with a statistical bound.
 _TYPES_LP_EXACT_MAX = {1: 5000, 2: 2000, 3: 1000, 4: 800, 5: 800}
 _TYPES_LP_EXACT_MAX_BEYOND = 300
 # The automatic statistical bound (draws of types_lp's default size, a second or two per LP):

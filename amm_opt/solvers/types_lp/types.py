@@ -28,7 +28,7 @@ FloatArray = NDArray[np.float64]
 #: takes a fraction of a second on 2 cores, so the default 10 draws take seconds.
 DEFAULT_DRAWS = {1: 500, 2: 200, 3: 150, 4: 100, 5: 100}
 #: Types per draw of the automatic rule's bound: one LP of this size takes about a second or two
-#: on 2 cores (benchmarks/results/issue_13.md), so 20 draws stay within a minute.
+#: on 2 cores (BENCHMARKS.md, "Finite types"), so 20 draws stay within a minute.
 AUTO_DRAWS = {1: 2000, 2: 500, 3: 400, 4: 300, 5: 300}
 _BEYOND = {"default": 80, "auto": 250}
 
