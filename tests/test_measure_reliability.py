@@ -113,3 +113,19 @@ def test_measure_identity_holds_for_peaked_densities(law):
     # Both integrate resolved pieces with Gauss rules: agreement to the stated error plus 1e-9
     # (the measure's integrand contains f', resolved slightly less well than f).
     assert lhs == pytest.approx(ev.profit, abs=1e-9 + ev.stderr)
+
+
+def test_a_nearly_flat_truncated_normal_is_one_piece_and_integrates_like_uniform():
+    # TruncatedNormal(0.5, 1e6) on [0, 1] is uniform to ~1e-13, but its CDF is a difference of
+    # nearly equal numbers (accurate to ~1e-10 only): the strict CDF test alone bisected it into
+    # 256 pieces per good, and polishing a grid-LP menu took minutes. Two Gauss orders that agree
+    # and a CDF match to 1e-8 resolve it in one piece; the profit is R2's (uniform) to 1e-9.
+    from amm_opt import Problem, evaluate
+    from amm_opt import references as ref
+    from amm_opt.discretisation import resolving_breaks
+
+    law = TruncatedNormal(0.5, 1e6, 0.0, 1.0)
+    assert len(resolving_breaks(law)) == 2
+    _, menu, best = ref.r2_two_goods(0.0)
+    ev = evaluate(Problem(goods=2, values=law, belief=0.5), menu)
+    assert ev.method == "quadrature" and ev.profit == pytest.approx(best, abs=1e-9)
