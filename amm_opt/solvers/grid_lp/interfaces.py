@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from ...result import Status, status_from_table
 from .model import LPData, pair_rows
 
-__all__ = ["CVXPY_SOLVERS", "INTERFACES", "LPSolution", "make_interface",
+__all__ = ["CVXPY_SOLVERS", "INTERFACES", "LPSolution", "RowStore", "make_interface",
            "mosek_availability"]
 
 FloatArray = NDArray[np.float64]
@@ -46,8 +46,9 @@ class LPSolution:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class _Rows:
-    """Pair rows accumulated in CSR pieces (for interfaces that rebuild the model)."""
+class RowStore:
+    """Pair rows accumulated in CSR pieces, with the pairs ``(i, j)`` they came from (for the
+    interfaces that rebuild the model, and types_lp's dual LP)."""
 
     def __init__(self, data: LPData) -> None:
         self.data = data
@@ -117,7 +118,7 @@ class _RowLP:
 
     def __init__(self, data: LPData, verbose: bool = False) -> None:
         self.data = data
-        self.rows = _Rows(data)
+        self.rows = RowStore(data)
         self.verbose = verbose
 
     def add(self, i: IntArray, j: IntArray, targets: FloatArray | None = None) -> None:

@@ -50,8 +50,8 @@ from ...problem import Problem
 from ..checks import require_finite_measure
 from .mesh import MeshPoints
 
-__all__ = ["LPData", "all_pairs", "certified_bound", "delaunay_pairs", "find_cuts", "initial_pairs",
-           "pair_keys", "pair_matrix"]
+__all__ = ["LPData", "UtilityColumns", "all_pairs", "certified_bound", "delaunay_pairs",
+           "find_cuts", "initial_pairs", "pair_keys", "pair_matrix"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -65,8 +65,32 @@ def _gamma(k: int) -> float:
     return k * _EPS / (1.0 - k * _EPS)
 
 
+class UtilityColumns:
+    """The column layout of the LPs over utilities: for each of the ``N`` points (``points``,
+    shape (N, n)) one block ``(u_i, g_i)`` of ``1 + n`` columns."""
+
+    points: FloatArray
+
+    @property
+    def size(self) -> int:
+        return int(self.points.shape[0])
+
+    @property
+    def goods(self) -> int:
+        return int(self.points.shape[1])
+
+    @property
+    def columns(self) -> int:
+        return self.size * (self.goods + 1)
+
+    def split(self, z: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """``(u (N,), g (N, n))`` from a column vector ``z``."""
+        block = np.asarray(z, dtype=np.float64).reshape(self.size, self.goods + 1)
+        return block[:, 0], block[:, 1:]
+
+
 @dataclass(frozen=True)
-class LPData:
+class LPData(UtilityColumns):
     """Cost and bounds of the grid LP on one point set (the pair rows are added separately).
 
     Attributes
@@ -102,22 +126,6 @@ class LPData:
     value_scale: float
     has_plane: NDArray[np.bool_]
 
-    @property
-    def size(self) -> int:
-        return int(self.points.shape[0])
-
-    @property
-    def goods(self) -> int:
-        return int(self.points.shape[1])
-
-    @property
-    def columns(self) -> int:
-        return self.size * (self.goods + 1)
-
-    def split(self, z: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``(u (N,), g (N, n))`` from a column vector ``z``."""
-        block = np.asarray(z, dtype=np.float64).reshape(self.size, self.goods + 1)
-        return block[:, 0], block[:, 1:]
 
     @property
     def planes(self) -> IntArray:

@@ -24,8 +24,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from ...result import Status, status_from_table
-from ..grid_lp.interfaces import LPSolution
-from ..grid_lp.model import pair_matrix, pair_rows
+from ..grid_lp.interfaces import LPSolution, RowStore
+from ..grid_lp.model import pair_rows
 from .model import TypesData
 
 __all__ = ["DualHighsLP"]
@@ -44,8 +44,7 @@ class DualHighsLP:
         import highspy
 
         self.data = data
-        self.ends: list[tuple[IntArray, IntArray]] = []
-        self.blocks: list[sp.csr_matrix] = []
+        self.rows = RowStore(data)          # the primal rows, for the certificate
         core = getattr(getattr(highspy, "_core", None), "_Highs", None)
         h = core() if core is not None else highspy.Highs()
         h.setOptionValue("output_flag", bool(verbose))
@@ -80,23 +79,13 @@ class DualHighsLP:
         starts = (np.arange(m, dtype=np.int64) * width).astype(np.int32)
         self.h.addCols(m, np.zeros(m), np.zeros(m), np.full(m, np.inf), cols.size, starts,
                        cols.ravel().astype(np.int32), vals.ravel())
-        self.ends.append((i, j))
-        self.blocks.append(pair_matrix(self.data.points, i, j))
+        self.rows.add(i, j)
 
     def pairs(self) -> tuple[IntArray, IntArray]:
-        if not self.ends:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        if len(self.ends) > 1:
-            self.ends = [(np.concatenate([e[0] for e in self.ends]),
-                          np.concatenate([e[1] for e in self.ends]))]
-        return self.ends[0]
+        return self.rows.pairs()
 
     def matrix(self) -> sp.csr_matrix:
-        if not self.blocks:
-            return sp.csr_matrix((0, self.data.columns))
-        if len(self.blocks) > 1:
-            self.blocks = [sp.vstack(self.blocks, format="csr")]
-        return self.blocks[0]
+        return self.rows.matrix()
 
     def solve(self, time_limit: float | None) -> LPSolution:
         import highspy

@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from ...menu import Menu
 from ...problem import Problem
-from ..grid_lp.model import upper_envelope
+from ..grid_lp.model import UtilityColumns, upper_envelope
 from .types import TypeSet
 
 __all__ = ["LIFT_SWEEPS", "TypesData", "certified_bound", "lift_prices", "types_menu"]
@@ -57,7 +57,7 @@ def _gamma(k: int) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class TypesData:
+class TypesData(UtilityColumns):
     """Columns of the finite-type LP (the attributes the grid LP's interfaces read).
 
     Attributes
@@ -81,22 +81,6 @@ class TypesData:
     cost_error: FloatArray
     has_plane: NDArray[np.bool_]
 
-    @property
-    def size(self) -> int:
-        return int(self.points.shape[0])
-
-    @property
-    def goods(self) -> int:
-        return int(self.points.shape[1])
-
-    @property
-    def columns(self) -> int:
-        return self.size * (self.goods + 1)
-
-    def split(self, z: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """``(u (N,), g (N, n))`` from a column vector ``z``."""
-        block = np.asarray(z, dtype=np.float64).reshape(self.size, self.goods + 1)
-        return block[:, 0], block[:, 1:]
 
     @classmethod
     def build(cls, problem: Problem, types: TypeSet) -> TypesData:
