@@ -9,6 +9,7 @@ option, the value and what is allowed. The same rules serve functions with keywo
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,8 @@ import numpy as np
 from .errors import OptionError
 
 __all__ = ["Choice", "Flag", "Function", "Grid", "Integer", "Real", "Rule", "check_options",
-           "check_value", "grid_cells", "grid_points", "grid_setting", "is_integer", "is_real"]
+           "check_training_target", "check_value", "grid_cells", "grid_points", "grid_setting",
+           "is_integer", "is_real"]
 
 
 def is_integer(value: Any) -> bool:
@@ -158,6 +160,21 @@ def check_options(obj: Any, rules: Mapping[str, Rule], where: str = "") -> None:
     """Check every attribute of ``obj`` named in ``rules`` against its rule."""
     for name, rule in rules.items():
         check_value(name, getattr(obj, name), rule, where)
+
+
+def check_training_target(device: Any, checkpoint_path: Any, resume: Any) -> None:
+    """The options every trainer shares: a torch device name, a checkpoint file, and
+    ``resume`` only together with a checkpoint file."""
+    if not isinstance(device, str) or not (
+            device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
+        raise OptionError("is not a device name", field="device", value=device,
+                          allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if checkpoint_path is not None and not isinstance(checkpoint_path, (str, os.PathLike)):
+        raise OptionError("must be a file path", field="checkpoint_path",
+                          value=checkpoint_path, allowed="a str or pathlib.Path")
+    if resume and checkpoint_path is None:
+        raise OptionError("needs a checkpoint file", field="resume", value=resume,
+                          allowed="resume=True together with checkpoint_path=...")
 
 
 def grid_cells(grid: Any, goods: int) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .statistical import parse_statistical
+from .statistical import bound_kind, parse_statistical
 
 if TYPE_CHECKING:
     from .certificates import Certificate
@@ -111,9 +111,7 @@ class Bounds:
     @property
     def upper_kind(self) -> str | None:
         """``"certified"``, ``"statistical"``, or None without an upper bound."""
-        if self.upper is None:
-            return None
-        return "certified" if self.upper_confidence is None else "statistical"
+        return bound_kind(self.upper, self.upper_confidence)
 
     @property
     def certified_upper(self) -> float | None:

@@ -25,8 +25,8 @@ from numpy.typing import ArrayLike
 
 from .errors import OptionError
 
-__all__ = ["STATISTICAL_PREFIX", "StatisticalBound", "one_sided_upper", "parse_statistical",
-           "statistical_method"]
+__all__ = ["STATISTICAL_PREFIX", "StatisticalBound", "bound_kind", "one_sided_upper",
+           "parse_statistical", "statistical_method"]
 
 #: Every statistical upper bound's ``upper_method`` starts with this, followed by the level in
 #: percent (``"statistical upper bound at 95% confidence: ..."``), so that the label travels with
@@ -123,3 +123,11 @@ def parse_statistical(method: str) -> float | None:
     except ValueError:
         return None
     return level if 0.0 < level < 1.0 else None
+
+
+def bound_kind(upper: float | None, confidence: float | None) -> str | None:
+    """``"certified"``, ``"statistical"`` (a confidence level is given), or None without an
+    upper bound: how every report names an upper bound."""
+    if upper is None:
+        return None
+    return "certified" if confidence is None else "statistical"

@@ -20,7 +20,16 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, OptionError, ResourceLimitError
 from ..limits import require_memory
-from ..options import Choice, Flag, Function, Integer, Real, Rule, check_options
+from ..options import (
+    Choice,
+    Flag,
+    Function,
+    Integer,
+    Real,
+    Rule,
+    check_options,
+    check_training_target,
+)
 from .family import MenuFamily
 from .network import Architecture
 from .spec import FamilySpec
@@ -137,17 +146,7 @@ class AmortisedTrainer:
     def __post_init__(self) -> None:
         check_options(self, self.option_rules, "AmortisedTrainer")
         self.architecture()     # checks items and hidden
-        if not isinstance(self.device, str) or not (
-                self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise OptionError("is not a device name", field="device", value=self.device,
-                              allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
-        if self.checkpoint_path is not None and not isinstance(self.checkpoint_path,
-                                                               (str, os.PathLike)):
-            raise OptionError("must be a file path", field="checkpoint_path",
-                              value=self.checkpoint_path, allowed="a str or pathlib.Path")
-        if self.resume and self.checkpoint_path is None:
-            raise OptionError("needs a checkpoint file", field="resume", value=self.resume,
-                              allowed="resume=True together with checkpoint_path=...")
+        check_training_target(self.device, self.checkpoint_path, self.resume)
 
     def architecture(self) -> Architecture:
         return Architecture(items=self.items, hidden=tuple(self.hidden),

@@ -36,7 +36,7 @@ from ..evaluate import Evaluation, evaluate
 from ..menu import Menu, require_problem_and_menu
 from ..problem import Problem
 from ..result import Result, bracket_slack
-from ..statistical import parse_statistical
+from ..statistical import bound_kind, parse_statistical
 from .arguments import EVALUATE_OPTIONS, check_count, check_seed, options_mapping
 
 __all__ = ["Certificate", "Check", "certify", "check_menu", "upper_from"]
@@ -100,9 +100,7 @@ class Certificate:
     @property
     def upper_kind(self) -> str | None:
         """``"certified"`` (or given), ``"statistical"``, or None without an upper bound."""
-        if self.upper is None:
-            return None
-        return "certified" if self.upper_confidence is None else "statistical"
+        return bound_kind(self.upper, self.upper_confidence)
 
     @property
     def gap(self) -> float | None:

@@ -40,7 +40,7 @@ from ..errors import (
 from ..evaluate import evaluate
 from ..problem import Problem
 from ..result import Result, bracket_slack
-from ..statistical import parse_statistical
+from ..statistical import bound_kind, parse_statistical
 from .arguments import EVALUATE_OPTIONS, options_mapping, real_or_none
 from .certify import check_menu
 
@@ -89,9 +89,7 @@ class EngineRun:
     @property
     def upper_kind(self) -> str | None:
         """``"certified"``, ``"statistical"`` or None."""
-        if self.upper is None:
-            return None
-        return "certified" if self.upper_confidence is None else "statistical"
+        return bound_kind(self.upper, self.upper_confidence)
 
     @property
     def ran(self) -> bool:

@@ -37,11 +37,11 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ...errors import OptionError, ResourceLimitError
+from ...errors import ResourceLimitError
 from ...evaluate import Evaluation, evaluate
 from ...limits import require_memory
 from ...menu import Menu
-from ...options import Choice, Flag, Function, Integer, Real, Rule
+from ...options import Choice, Flag, Function, Integer, Real, Rule, check_training_target
 from ...polishing import polish, polish_refusal, snap_allocations
 from ...problem import Problem
 from ...result import Result, Status
@@ -224,17 +224,7 @@ class RochetNet(Solver):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.device, str) or not (
-                self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
-            raise OptionError("is not a device name", field="device", value=self.device,
-                              allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
-        if self.checkpoint_path is not None and not isinstance(self.checkpoint_path,
-                                                               (str, os.PathLike)):
-            raise OptionError("must be a file path", field="checkpoint_path",
-                              value=self.checkpoint_path, allowed="a str or pathlib.Path")
-        if self.resume and self.checkpoint_path is None:
-            raise OptionError("needs a checkpoint file", field="resume", value=self.resume,
-                              allowed="resume=True together with checkpoint_path=...")
+        check_training_target(self.device, self.checkpoint_path, self.resume)
 
     def check_problem(self, problem: Problem) -> None:
         super().check_problem(problem)
