@@ -19,8 +19,7 @@ from .result import Bounds, Result, Status
 from .solving import solve
 from .sweep import sweep
 from .validation import certify, compare_menus, crosscheck
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "AmmOptError",

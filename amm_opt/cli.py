@@ -1,5 +1,5 @@
 """The ``amm-opt`` command line: ``solve``, ``evaluate``, ``backends``, ``certify``, ``compare``,
-``plot``, ``sweep`` and ``sweep-plot`` (those two in :mod:`amm_opt.sweep.cli`).
+``plot``, ``sweep`` and ``sweep-plot`` (those two in :mod:`amm_opt.cli_sweep`).
 
 Exit codes: 0 success, 2 bad input (a wrong flag, file, option or output path: the message says
 which and how to fix it), 1 failure (a solver failed, a file could not be written, or an internal
@@ -511,10 +511,10 @@ _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
     "certify": (_build_certify, _cmd_certify),
     "compare": (_build_compare, _cmd_compare),
     "plot": (_build_plot, _cmd_plot),
-    "sweep": (_lazy("amm_opt.sweep.cli", "add_sweep_parser"),
-              _lazy("amm_opt.sweep.cli", "run_sweep", problem_from_args, _options)),
-    "sweep-plot": (_lazy("amm_opt.sweep.cli", "add_sweep_plot_parser"),
-                   _lazy("amm_opt.sweep.cli", "run_sweep_plot")),
+    "sweep": (_lazy("amm_opt.cli_sweep", "add_sweep_parser"),
+              _lazy("amm_opt.cli_sweep", "run_sweep", problem_from_args, _options)),
+    "sweep-plot": (_lazy("amm_opt.cli_sweep", "add_sweep_plot_parser"),
+                   _lazy("amm_opt.cli_sweep", "run_sweep_plot")),
     "amortise": (_lazy("amm_opt.amortised.cli", "add_parser"),
                  _lazy("amm_opt.amortised.cli", "run")),
 }
@@ -522,7 +522,7 @@ _COMMANDS: dict[str, tuple[Callable[[Any], argparse.ArgumentParser],
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``amm-opt`` argument parser with every registered subcommand."""
-    from . import __version__
+    from .version import __version__
 
     parser = argparse.ArgumentParser(
         prog="amm-opt", description="Profit-optimal multi-good market makers with certified "

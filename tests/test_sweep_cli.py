@@ -10,9 +10,9 @@ pytest.importorskip("pandas", reason="sweeps return pandas tables: pip install '
 
 from amm_opt import Problem, references
 from amm_opt.cli import main
+from amm_opt.cli_sweep import parse_spec
 from amm_opt.errors import OptionError, ProblemError
 from amm_opt.sweep import SweepStore, sweep
-from amm_opt.sweep.cli import parse_spec
 
 
 def test_specs_are_ranges_lists_or_numbers():

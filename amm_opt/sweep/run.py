@@ -107,7 +107,7 @@ def sweep(problem: Problem, over: Any, backend: Any = None, *, store: Any = None
         raise OptionError("must be a positive integer", field="max_attempts",
                           value=max_attempts, allowed="1, 2, 3, ...")
     options = _checked_options(problem, backend, options)
-    from .. import __version__
+    from ..version import __version__
 
     name = backend_id(backend)
     key = sweep_key(base, name, options, __version__)

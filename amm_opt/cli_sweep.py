@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BackendUnavailableError, OptionError, ProblemError
-from .points import check_point_count
+from .errors import BackendUnavailableError, OptionError, ProblemError
+from .sweep.points import check_point_count
 
 __all__ = ["add_sweep_parser", "add_sweep_plot_parser", "parse_spec", "run_sweep",
            "run_sweep_plot"]
@@ -183,9 +183,9 @@ def _executor(spec: str | None) -> tuple[Any, Callable[[], None]]:
 def run_sweep(args: argparse.Namespace, problem_from_args: Callable[[argparse.Namespace], Any],
               parse_options: Callable[[list[str]], dict[str, Any]]) -> int:
     """Run ``amm-opt sweep``; prints the table, returns the exit code."""
-    from ..paths import check_output_path
-    from .run import sweep
-    from .store import SweepStore
+    from .paths import check_output_path
+    from .sweep.run import sweep
+    from .sweep.store import SweepStore
 
     over = _over(args)
     problem = _base_problem(args, over, problem_from_args)
@@ -267,10 +267,10 @@ def _pick(sweeps: list[dict[str, Any]], key: str | None, separate: bool, flag: s
 
 def run_sweep_plot(args: argparse.Namespace) -> int:
     """Run ``amm-opt sweep-plot``."""
-    from ..paths import check_output_path
-    from ..plot.figures import FORMATS
-    from ..plot.sweep import plot_gain_heatmap, plot_region_maps, plot_sweep_profit
-    from .store import SweepStore
+    from .paths import check_output_path
+    from .plot.figures import FORMATS
+    from .plot.sweep import plot_gain_heatmap, plot_region_maps, plot_sweep_profit
+    from .sweep.store import SweepStore
 
     with SweepStore(args.store, readonly=True) as store:
         sweeps = store.sweeps()
