@@ -50,8 +50,9 @@ from ...problem import Problem
 from ..checks import require_finite_measure
 from .mesh import MeshPoints
 
-__all__ = ["LPData", "UtilityColumns", "all_pairs", "certified_bound", "delaunay_pairs",
-           "find_cuts", "initial_pairs", "pair_keys", "pair_matrix"]
+__all__ = ["DualTerms", "LPData", "UtilityColumns", "all_pairs", "certified_bound",
+           "delaunay_pairs", "dual_bound_terms", "find_cuts", "initial_pairs", "pair_keys",
+           "pair_matrix"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -288,6 +289,42 @@ def all_pairs(count: int, sources: IntArray | None = None) -> tuple[IntArray, In
 # ---------------------------------------------------------------------------------------------
 # The certified bound
 # ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DualTerms:
+    """The weak-duality bound of an LP over bounded columns at duals ``y`` (clipped to >= 0):
+    ``raw = sum_j max(lo_j r_j, hi_j r_j)`` with ``r = q - A^T y``, and ``roundoff``, the most
+    floating-point error in computing it (``gamma_{K+3}`` per column of ``K`` nonzeros on
+    ``|q| + |A|^T y`` times ``max(|lo|, |hi|)``, plus ``gamma_{N+1}`` on the sum)."""
+
+    reduced_cost: FloatArray
+    terms: FloatArray
+    raw: float
+    box: FloatArray
+    roundoff: float
+
+
+def dual_bound_terms(data: Any, matrix: Any, duals: FloatArray | None) -> DualTerms:
+    """:class:`DualTerms` of ``data`` (``cost``, ``lower``, ``upper``, ``columns``) and the pair
+    rows ``matrix`` at ``duals`` (None: zero duals, the trivial bound of the box)."""
+    rows = matrix.shape[0]
+    if duals is None or rows == 0:
+        y = np.zeros(rows)
+    else:
+        y = np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
+                                     neginf=0.0), 0.0)
+    csr = sp.csr_matrix(matrix)
+    at_y = csr.T @ y if rows else np.zeros(data.columns)
+    r = data.cost - at_y
+    terms = np.maximum(data.lower * r, data.upper * r)
+    raw = float(terms.sum())
+    col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
+    abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
+    box = np.maximum(np.abs(data.lower), np.abs(data.upper))
+    roundoff = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
+                + _gamma(len(terms) + 1) * float(np.abs(terms).sum()))
+    return DualTerms(r, terms, raw, box, roundoff)
+
+
 def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | None
                     ) -> tuple[float, dict[str, Any]]:
     r"""Certified upper bound on the LP (hence on the optimal profit) from any row duals.
@@ -322,27 +359,14 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
     duals : array of shape (rows,) or None
         Row duals of the maximisation (any sign: negative entries are clipped to 0).
     """
-    rows = matrix.shape[0]
-    if duals is None or rows == 0:
-        y = np.zeros(rows)
-    else:
-        y = np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
-                                     neginf=0.0), 0.0)
-    csr = sp.csr_matrix(matrix)
-    at_y = csr.T @ y if rows else np.zeros(data.columns)
-    r = data.cost - at_y
-    terms = np.maximum(data.lower * r, data.upper * r)
-    raw = float(terms.sum())
-    col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
-    abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
-    box = np.maximum(np.abs(data.lower), np.abs(data.upper))
+    t = dual_bound_terms(data, matrix, duals)
+    r, raw = t.reduced_cost, t.raw
     g_cols = np.arange(data.columns) % (data.goods + 1) != 0
     lipschitz = float(np.max(np.maximum(np.abs(data.lower[g_cols]),
                                         np.abs(data.upper[g_cols])), initial=0.0))
     negative = float(np.maximum(-data.masses, 0.0).sum())
     position = 256 * _EPS * lipschitz * data.value_scale * negative
-    allowance = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
-                 + _gamma(len(terms) + 1) * float(np.abs(terms).sum()) + position)
+    allowance = t.roundoff + position
     quad = data.quadrature_error * data.u_max
     bound = float(np.nextafter(raw + allowance + quad, np.inf))
     return bound, {"raw": raw, "roundoff_allowance": allowance, "quadrature_allowance": quad,

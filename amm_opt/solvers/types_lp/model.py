@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from ...menu import Menu
 from ...problem import Problem
-from ..grid_lp.model import UtilityColumns, upper_envelope
+from ..grid_lp.model import UtilityColumns, dual_bound_terms, upper_envelope
 from .types import TypeSet
 
 __all__ = ["LIFT_SWEEPS", "TypesData", "certified_bound", "lift_prices", "types_menu"]
@@ -124,22 +124,8 @@ def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | 
     objective's rounding bound (``cost_error``); rounded up by one ulp. Valid for **every**
     ``y`` (negative entries are clipped; None gives the trivial bound of the box).
     """
-    rows = matrix.shape[0]
-    if duals is None or rows == 0:
-        y = np.zeros(rows)
-    else:
-        y = np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
-                                     neginf=0.0), 0.0)
-    csr = sp.csr_matrix(matrix)
-    at_y = csr.T @ y if rows else np.zeros(data.columns)
-    r = data.cost - at_y
-    terms = np.maximum(data.lower * r, data.upper * r)
-    raw = float(terms.sum())
-    col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
-    abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
-    box = np.maximum(np.abs(data.lower), np.abs(data.upper))
-    roundoff = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
-                + _gamma(len(terms) + 1) * float(np.abs(terms).sum()))
+    t = dual_bound_terms(data, matrix, duals)
+    terms, raw, box, roundoff = t.terms, t.raw, t.box, t.roundoff
     objective = float((box * data.cost_error).sum()) * (1.0 + _gamma(len(terms) + 1))
     bound = float(np.nextafter(raw + roundoff + objective, np.inf))
     return bound, {"raw": raw, "roundoff_allowance": roundoff, "objective_allowance": objective,
