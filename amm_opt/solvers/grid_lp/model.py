@@ -52,7 +52,7 @@ from .mesh import MeshPoints
 
 __all__ = ["DualTerms", "LPData", "UtilityColumns", "all_pairs", "certified_bound",
            "delaunay_pairs", "dual_bound_terms", "find_cuts", "initial_pairs", "pair_keys",
-           "pair_matrix"]
+           "pair_matrix", "worst_point_per_plane"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -378,6 +378,20 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
 
 # ---------------------------------------------------------------------------------------------
 # Separation
+def worst_point_per_plane(plane: IntArray, point: IntArray, violation: FloatArray,
+                          planes: int) -> tuple[IntArray, FloatArray]:
+    """For each of ``planes`` planes, the point of largest violation among the violating
+    ``(plane, point, violation)`` triples (-1 and 0 where a plane has none): one sort."""
+    order = np.lexsort((-violation, plane))
+    plane_sorted = plane[order]
+    lead = np.r_[True, plane_sorted[1:] != plane_sorted[:-1]]
+    worst_j = np.full(planes, -1, dtype=np.int64)
+    worst_v = np.zeros(planes)
+    worst_j[plane_sorted[lead]] = point[order][lead]
+    worst_v[plane_sorted[lead]] = violation[order][lead]
+    return worst_j, worst_v
+
+
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Cuts:
@@ -456,14 +470,7 @@ def find_cuts(points: FloatArray, u: FloatArray, g: FloatArray, tol: float, max_
     cand_j = [jj]
     cand_v = [viol[jj]]
     # (b) per violating plane k: its worst point j*_k, for every point carrying plane k.
-    piece = arg[jj]
-    order = np.lexsort((-viol[jj], piece))
-    piece_sorted = piece[order]
-    lead = np.r_[True, piece_sorted[1:] != piece_sorted[:-1]]
-    worst_j = np.full(len(ak), -1, dtype=np.int64)
-    worst_v = np.zeros(len(ak))
-    worst_j[piece_sorted[lead]] = jj[order][lead]
-    worst_v[piece_sorted[lead]] = viol[jj][order][lead]
+    worst_j, worst_v = worst_point_per_plane(arg[jj], jj, viol[jj], len(ak))
     local = np.flatnonzero(worst_j[inv] >= 0)          # inv is indexed like src
     cand_i.append(src[local])
     cand_j.append(worst_j[inv[local]])

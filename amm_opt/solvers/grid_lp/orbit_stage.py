@@ -29,7 +29,7 @@ from ...result import Status
 from ...symmetry import SymmetryGroup
 from .interfaces import LPSolution, make_interface
 from .menus import SAME_ITEM_RTOL
-from .model import Cuts, LPData, certified_bound, upper_envelope
+from .model import Cuts, LPData, certified_bound, upper_envelope, worst_point_per_plane
 from .orbits import OrbitPoints, orbit_lp_data
 from .stages import (
     SIMPLEX_MAX_GOODS,
@@ -163,13 +163,7 @@ def find_orbit_cuts(data: LPData, group: SymmetryGroup, u: FloatArray, g: FloatA
                          len(ak), np.empty((0, n)))
     jj = np.flatnonzero(bad)
     piece = arg[jj]
-    order = np.lexsort((-viol[jj], piece))
-    piece_sorted = piece[order]
-    lead = np.r_[True, piece_sorted[1:] != piece_sorted[:-1]]
-    worst_j = np.full(len(ak), -1, dtype=np.int64)
-    worst_v = np.zeros(len(ak))
-    worst_j[piece_sorted[lead]] = jj[order][lead]
-    worst_v[piece_sorted[lead]] = viol[jj][order][lead]
+    worst_j, worst_v = worst_point_per_plane(piece, jj, viol[jj], len(ak))
     local = np.flatnonzero(worst_j[inv] >= 0)
     ci = np.concatenate([owner[piece], src[local]])
     cj = np.concatenate([jj, worst_j[inv[local]]])
