@@ -86,34 +86,62 @@ def _auto_upper(problem: Problem, menu_backend: str, menu_reason: str,
                 bounds: Bounds) -> tuple[Bounds, dict[str, Any]]:
     """Add the automatic rule's upper bound to ``bounds``; explain every step.
 
+    The candidates of :func:`~amm_opt.solvers.upper_candidates` are tried best first; one that
+    fails or ends without a usable bound is recorded (``upper_attempts``) and the next is tried.
     A failing bound engine never costs the user the menu: its error is recorded, not raised.
     """
-    from .solvers import AUTO_RULE, choose_upper_backend, make_solver
+    from .solvers import AUTO_RULE, upper_candidates
 
-    name, upper_options, why = choose_upper_backend(problem, menu_backend)
+    candidates, why = upper_candidates(problem, menu_backend)
+    first = candidates[0] if candidates else (None, {}, why)
     info: dict[str, Any] = {"rule": AUTO_RULE, "menu_backend": menu_backend,
-                            "menu_reason": menu_reason, "upper_backend": name,
-                            "upper_reason": why, "upper_options": upper_options}
-    if name is None or bounds.upper is not None:
+                            "menu_reason": menu_reason, "upper_backend": first[0],
+                            "upper_reason": first[2], "upper_options": first[1]}
+    if not candidates or bounds.upper is not None:
         return bounds, info
+    attempts: list[dict[str, Any]] = []
+    for name, options, reason in candidates:
+        attempt: dict[str, Any] = {"backend": name, "options": options, "reason": reason}
+        attempts.append(attempt)
+        upper, error = _try_upper(problem, name, options, attempt)
+        if upper is not None:
+            info.update(upper_backend=name, upper_reason=reason, upper_options=options,
+                        upper_seconds=attempt["seconds"], upper_status=attempt["status"])
+            if "warnings" in attempt:
+                info["upper_warnings"] = attempt["warnings"]
+            if len(attempts) > 1:
+                info["upper_attempts"] = attempts
+            return replace(bounds, upper=upper.bounds.upper,
+                           upper_method=f"{name}: {upper.bounds.upper_method}"), info
+        attempt["error"] = error
+    info["upper_error"] = attempts[0]["error"] if len(attempts) == 1 else \
+        "; ".join(f"{a['backend']}: {a['error']}" for a in attempts)
+    if len(attempts) > 1:
+        info["upper_attempts"] = attempts
+    return bounds, info
+
+
+def _try_upper(problem: Problem, name: str, options: dict[str, Any],
+               attempt: dict[str, Any]) -> tuple[Result | None, str]:
+    """Run one bound engine; ``(result, "")`` with a usable bound, else ``(None, why)``."""
+    from .solvers import make_solver
+
     start = time.perf_counter()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            upper_solver, _ = make_solver(name, problem, **upper_options)
+            upper_solver, _ = make_solver(name, problem, **options)
             upper = upper_solver.solve(problem)
     except AmmOptError as exc:
-        info["upper_error"] = f"{type(exc).__name__}: {exc}"
-        return bounds, info
-    info["upper_seconds"] = time.perf_counter() - start
-    info["upper_status"] = upper.status.value
+        attempt["seconds"] = time.perf_counter() - start
+        return None, f"{type(exc).__name__}: {exc}"
+    attempt["seconds"] = time.perf_counter() - start
+    attempt["status"] = upper.status.value
     if caught:
-        info["upper_warnings"] = [str(w.message) for w in caught]
+        attempt["warnings"] = [str(w.message) for w in caught]
     if not upper.status.usable or upper.bounds.upper is None:
-        info["upper_error"] = f"{name} finished {upper.status.value} without a usable bound"
-        return bounds, info
-    return replace(bounds, upper=upper.bounds.upper,
-                   upper_method=f"{name}: {upper.bounds.upper_method}"), info
+        return None, f"{name} finished {upper.status.value} without a usable bound"
+    return upper, ""
 
 
 def _check(problem: Problem, result: Result) -> None:

@@ -464,11 +464,25 @@ def test_auto_rule_menu_engine(monkeypatch):
                       belief=0.5)
     _pretend_installed(monkeypatch, {"separate", "rochetnet", "ot_dual", "grid_lp"})
     assert choose_backend(two)[0] == "grid_lp"
-    assert choose_backend(three)[0] == "rochetnet" and "3 goods" in choose_backend(three)[1]
+    assert solvers_module.choose_backend_options(two) == {}      # the engine's own defaults
+    # 3 goods: the grid LP on a grid sized by the group (B3 about c = 1/2, order 48, even grids:
+    # 78 cells per axis give C(40 + 2, 3) = 11 480 orbit points under the cap 12 000, 80 give
+    # C(43, 3) = 12 341)
+    name, why = choose_backend(three)
+    assert name == "grid_lp" and "order 48" in why and "grid 78" in why
+    assert solvers_module.choose_backend_options(three) == {"grid": 78, "time_limit": 120.0}
+    no_group = Problem(goods=3, values=Uniform(0, 1), belief=[0.4, 0.5, 0.6])
+    # only good 1 reflects about its c = 1/2 (order 2, even grids): 27 * 27 * 14 = 10 206 orbit
+    # points at 26 cells, 29 * 29 * 15 = 12 615 at 28
+    assert solvers_module.choose_backend_options(no_group)["grid"] == 26
+    four = Problem(goods=4, values=Uniform(0, 1), belief=0.5)
+    assert choose_backend(four)[0] == "rochetnet" and "4 goods" in choose_backend(four)[1]
     assert choose_backend(sampled)[0] == "rochetnet" and "sample" in choose_backend(sampled)[1]
     _pretend_installed(monkeypatch, {"separate", "rochetnet", "ot_dual"})
     assert choose_backend(two) == ("rochetnet",
                                    "the grid LP is not installed: RochetNet learns a menu")
+    assert choose_backend(three)[0] == "rochetnet"
+    assert solvers_module.choose_backend_options(three) == {}
     _pretend_installed(monkeypatch, {"separate", "ot_dual"})
     assert choose_backend(two)[0] == choose_backend(three)[0] == "separate"
 
@@ -484,7 +498,16 @@ def test_auto_rule_upper_bound(monkeypatch):
     assert choose_upper(two, "rochetnet")[:2] == ("ot_dual", {"grid": 64})
     assert choose_upper(Problem(goods=3, values=Uniform(0, 1), belief=0.5),
                         "rochetnet")[:2] == ("ot_dual", {"grid": 24})
-    assert choose_upper(four, "rochetnet")[0] is None
+    # 4 goods with a large group: the folded grid LP (B4, order 384: 13 distances per axis at 24
+    # cells give C(13 + 3, 4) = 1820 orbit points, under the cap 2000; 26 cells give 2380)
+    name, options, why = choose_upper(four, "rochetnet")
+    assert (name, options) == ("grid_lp", {"grid": 24, "time_limit": 300.0})
+    assert "CERTIFIED" in why and "order 384" in why
+    # no group large enough to fold: no certified bound (types_lp is not installed here)
+    skew = Problem(goods=4, values=Uniform(0, 1), belief=[0.4, 0.5, 0.6, 0.45])
+    assert choose_upper(skew, "rochetnet")[0] is None
+    assert choose_upper(Problem(goods=7, values=Uniform(0, 1), belief=0.5),
+                        "rochetnet")[0] is None
     assert choose_upper(sampled, "rochetnet")[0] is None
     _pretend_installed(monkeypatch, {"separate", "rochetnet"})
     name, _, why = choose_upper(two, "rochetnet")

@@ -12,6 +12,7 @@ certifies no upper bound, the first applicable rule of :data:`UPPER_RULES` adds 
 from __future__ import annotations
 
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +22,9 @@ from ..problem import Problem
 from .base import Solver
 
 __all__ = ["AUTO_RULE", "MENU_RULES", "SOLVERS", "UPPER_RULES", "AutoRule", "Solver",
-           "available_backends", "choose_backend", "choose_upper_backend", "get_solver_class",
-           "make_solver", "register_backend", "unregister_backend"]
+           "available_backends", "choose_backend", "choose_backend_options", "choose_upper_backend",
+           "folded_point_count", "get_solver_class", "make_solver", "register_backend",
+           "unregister_backend", "upper_candidates"]
 
 # name -> "module:Class" or a class (order = listing order in `amm-opt backends`)
 _ENTRIES: dict[str, str | type[Solver]] = {
@@ -108,11 +110,24 @@ class AutoRule:
 
 
 # Goods up to which grids are used automatically: the grid LP certifies its own bound within
-# seconds up to 2 goods; the transport bound on a coarse grid is a few seconds up to 3.
-_GRID_LP_MAX_GOODS = 2
+# seconds up to 2 goods, and in 3 goods within _GRID_LP_3D_TIME_LIMIT on a grid sized by the
+# problem's symmetry group; the transport bound on a coarse grid is a few seconds up to 3.
+_GRID_LP_MAX_GOODS = 3
 _OT_MAX_GOODS = 3
 # Grid per axis of the automatic transport bound (BENCHMARKS.md: transport dual).
 _OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
+# The automatic grid of the (folded) grid LP beyond 2 goods: the finest grid whose number of
+# orbit points stays under this cap (BENCHMARKS.md, "Automatic rule for 3 to 6 goods"); the
+# LP's time grows with the points and, at equal points, with the goods (more rows per point).
+_GRID_LP_AUTO_POINTS = {3: 12_000, 4: 2_000, 5: 2_100, 6: 1_800}
+_GRID_LP_3D_TIME_LIMIT = 120.0
+# From 4 goods the folded grid LP adds a certified bound beside RochetNet's menu when the group
+# folds the grid enough (order >= 24, e.g. S4 or B3 x Z2), within this time limit.
+_FOLDED_MIN_ORDER = 24
+_FOLDED_MAX_GOODS = 6
+_FOLDED_TIME_LIMIT = 300.0
+# The tensor measure is built before folding: (2N)^n corner weights at most.
+_GRID_LP_AUTO_CORNERS = 2e7
 # Distinct sample types the finite-type LP solves exactly in about a minute on 2 cores, by goods
 # (BENCHMARKS.md, "Finite types"); larger samples go to RochetNet with a statistical bound.
 _TYPES_LP_EXACT_MAX = {1: 5000, 2: 2000, 3: 1000, 4: 800, 5: 800}
@@ -121,6 +136,70 @@ _TYPES_LP_EXACT_MAX_BEYOND = 300
 # for samples beyond the exact limit, and densities up to this many goods.
 _STATISTICAL_MAX_GOODS = 6
 _STATISTICAL_REPLICATIONS = 20
+def _group(problem: Problem) -> Any:
+    from ..symmetry import detect_symmetry
+
+    return detect_symmetry(problem)
+
+
+def folded_point_count(group: Any, grid: int) -> int:
+    r"""Orbit points of a uniform ``grid``-cell-per-axis tensor grid under ``group``.
+
+    A class of :math:`k` goods permuted among :math:`m` coordinate values has
+    :math:`\binom{m + k - 1}{k}` orbits (multisets); a reflected class about its centre sees
+    :math:`m = \lfloor N/2 \rfloor + 1` distinct distances, an unreflected one :math:`N + 1`.
+    """
+    count = 1
+    for cls, reflect in zip(group.classes, group.reflect, strict=True):
+        m = grid // 2 + 1 if reflect else grid + 1
+        count *= math.comb(m + len(cls) - 1, len(cls))
+    return count
+
+
+def _auto_grid(problem: Problem) -> int:
+    """The finest grid whose orbit points stay under the goods' cap (and whose tensor measure,
+    built before folding, stays under :data:`_GRID_LP_AUTO_CORNERS`). With a reflection the
+    grid is even, so that c is a node (an odd grid cuts the cell around c: more points)."""
+    n, group = problem.goods, _group(problem)
+    cap, step = _GRID_LP_AUTO_POINTS[n], 2 if any(group.reflect) else 1
+    grid = 2
+    while folded_point_count(group, grid + step) <= cap and \
+            (2 * (grid + step)) ** n <= _GRID_LP_AUTO_CORNERS:
+        grid += step
+    return grid
+
+
+def _grid_lp_options(problem: Problem) -> dict[str, Any]:
+    if problem.goods <= 2:
+        return {}
+    return {"grid": _auto_grid(problem), "time_limit": _GRID_LP_3D_TIME_LIMIT}
+
+
+def _grid_lp_why(problem: Problem) -> str:
+    why = (f"density available and goods = {problem.goods} <= {_GRID_LP_MAX_GOODS}: the grid LP "
+           "gives a menu and a certified bound")
+    if problem.goods > 2:
+        group = _group(problem)
+        why += (f" (grid {_auto_grid(problem)} per axis, symmetry {group.describe()}, order "
+                f"{group.order}; time limit {_GRID_LP_3D_TIME_LIMIT:g} s)")
+    return why
+
+
+def _folded_applies(problem: Problem) -> bool:
+    """4 to 6 goods with a density and a symmetry group large enough to fold the grid LP."""
+    return (problem.has_density and _GRID_LP_MAX_GOODS < problem.goods <= _FOLDED_MAX_GOODS
+            and _group(problem).order >= _FOLDED_MIN_ORDER)
+
+
+def _folded_options(problem: Problem) -> dict[str, Any]:
+    return {"grid": _auto_grid(problem), "time_limit": _FOLDED_TIME_LIMIT}
+
+
+def _folded_why(problem: Problem) -> str:
+    group = _group(problem)
+    return (f"the grid LP folded on {group.describe()} (order {group.order}) adds a CERTIFIED "
+            f"upper bound on a {_auto_grid(problem)}-per-axis grid (time limit "
+            f"{_FOLDED_TIME_LIMIT:g} s)")
 
 
 def _types_exact_max(goods: int) -> int:
@@ -166,8 +245,7 @@ def _draws_options(problem: Problem) -> dict[str, Any]:
 #: Menu engine: the first rule that applies and whose backend is usable.
 MENU_RULES: tuple[AutoRule, ...] = (
     AutoRule("grid_lp", lambda p: p.has_density and p.goods <= _GRID_LP_MAX_GOODS,
-             lambda p: f"density available and goods = {p.goods} <= {_GRID_LP_MAX_GOODS}: the "
-                       "grid LP gives a menu and a certified bound"),
+             _grid_lp_why, _grid_lp_options),
     AutoRule("types_lp", _types_exact,
              lambda p: f"sample-only values with at most {_types_exact_max(p.goods)} distinct "
                        "types: the finite-type LP gives the exact optimal menu for the samples "
@@ -189,6 +267,7 @@ UPPER_RULES: tuple[AutoRule, ...] = (
                        f"from {_STATISTICAL_REPLICATIONS} draws of "
                        f"{_subsample_options(p)['subsample']} sample rows",
              _subsample_options),
+    AutoRule("grid_lp", _folded_applies, _folded_why, _folded_options),
     AutoRule("types_lp",
              lambda p: p.has_density and _OT_MAX_GOODS < p.goods <= _STATISTICAL_MAX_GOODS,
              lambda p: f"no certified bound for {p.goods} goods; types_lp adds a STATISTICAL "
@@ -199,18 +278,23 @@ UPPER_RULES: tuple[AutoRule, ...] = (
 
 #: The automatic rule in words (the README's backend table states the same).
 AUTO_RULE = (
-    "menu engine: grid_lp when the values have a density and goods <= 2 (a menu and a certified "
-    "upper bound); types_lp for sample-only values with few enough distinct types for its exact "
-    "LP (about a minute: 5000 types for 1 good, 2000 for 2, 1000 for 3, 800 for 4 and 5, "
-    "300 beyond; the exact optimal menu for the samples and a certified bound); otherwise "
-    "rochetnet (larger samples or more goods: it learns a menu from samples); otherwise separate "
-    "(each good at its optimal bid-ask, always available). "
-    "Upper bound: when the menu engine certifies none and the values have a density with "
-    "goods <= 3, ot_dual adds its transport bound (grid 64 per axis for 1-2 goods, 24 for 3 goods, "
-    "a few seconds); for samples too large for the exact LP, and for densities with 4 to 6 goods, "
-    "types_lp adds a statistical upper bound (one-sided 95%, labelled statistical, not "
-    "certified) from 20 independent draws of types; the bracket is then checked (lower <= "
-    "upper).")
+    f"menu engine: grid_lp when the values have a density and goods <= 2 (a menu and a certified "
+    "upper bound), and for 3 goods on the finest grid whose orbit points under the problem's "
+    f"symmetry group stay under {_GRID_LP_AUTO_POINTS[3]} (e.g. 78 cells per axis for i.i.d. goods about a central "
+    f"belief, 21 without symmetry), time limit {_GRID_LP_3D_TIME_LIMIT:g} s; types_lp for sample-only values with few "
+    "enough distinct types for its exact LP (about a minute: 5000 types for 1 good, 2000 for 2, "
+    "1000 for 3, 800 for 4 and 5, 300 beyond; the exact optimal menu for the samples and a "
+    "certified bound); otherwise rochetnet (larger samples or more goods: it learns a menu from "
+    "samples); otherwise separate (each good at its optimal bid-ask, always available). "
+    "Upper bound, when the menu engine certifies none: for densities with goods <= 3, ot_dual's "
+    "transport bound (grid 64 per axis for 1-2 goods, 24 for 3 goods, a few seconds); for 4 to 6 "
+    "goods whose symmetry group has order >= 24 (e.g. identical goods), the grid LP folded on "
+    f"the group's orbits adds a CERTIFIED bound (grid capped by orbit points: "
+    f"{_GRID_LP_AUTO_POINTS[4]} for 4 goods, {_GRID_LP_AUTO_POINTS[5]} for 5, "
+    f"{_GRID_LP_AUTO_POINTS[6]} for 6; time limit {_FOLDED_TIME_LIMIT:g} s); for samples too large for the exact LP, and for "
+    "other densities with 4 to 6 goods (or when the folded bound fails), types_lp adds a "
+    "statistical upper bound (one-sided 95%, labelled statistical, not certified) from 20 "
+    "independent draws of types; the bracket is then checked (lower <= upper).")
 
 
 def _usable() -> set[str]:
@@ -224,39 +308,68 @@ def _capable(name: str, problem: Problem) -> bool:
     return refusal is None or refusal(problem) is None
 
 
-def choose_backend(problem: Problem) -> tuple[str, str]:
-    """Pick the menu engine for ``problem`` by :data:`MENU_RULES`; returns ``(name, reason)``."""
+def _menu_rule(problem: Problem) -> AutoRule:
     usable = _usable()
     for rule in MENU_RULES:
         if rule.backend in usable and rule.applies(problem) and \
                 _capable(rule.backend, problem):
-            return rule.backend, rule.why(problem)
+            return rule
     raise UnknownBackendError("no usable backend applies to this problem", field="backend",
                               value=None, allowed="install amm-opt[all]")
+
+
+def choose_backend(problem: Problem) -> tuple[str, str]:
+    """Pick the menu engine for ``problem`` by :data:`MENU_RULES`; returns ``(name, reason)``."""
+    rule = _menu_rule(problem)
+    return rule.backend, rule.why(problem)
+
+
+def choose_backend_options(problem: Problem) -> dict[str, Any]:
+    """The options the automatic rule gives its menu engine (e.g. the grid LP's grid and time
+    limit in 3 goods); a user's own options override them."""
+    return dict(_menu_rule(problem).options(problem))
+
+
+def upper_candidates(problem: Problem, menu_backend: str
+                     ) -> tuple[list[tuple[str, dict[str, Any], str]], str]:
+    """Every engine that may add an upper bound to ``menu_backend``'s result, best first, by
+    :data:`UPPER_RULES`, as ``(name, options, reason)``; and, when there is none, why."""
+    menu_class = get_solver_class(menu_backend)
+    if menu_class.provides_upper:
+        return [], f"{menu_backend} certifies its own upper bound"
+    if getattr(menu_class, "certifies_samples", False) and not problem.has_density:
+        return [], f"{menu_backend} certifies its own upper bound on samples"
+    usable = _usable()
+    found: list[tuple[str, dict[str, Any], str]] = []
+    missing: list[str] = []
+    for rule in UPPER_RULES:
+        if rule.applies(problem) and _capable(rule.backend, problem):
+            if rule.backend not in usable:
+                extra = get_solver_class(rule.backend).extra
+                missing.append(f"no upper bound: {rule.backend} is not installed "
+                               f"(pip install 'amm-opt[{extra}]')")
+                continue
+            found.append((rule.backend, rule.options(problem),
+                          f"{menu_backend} gives no upper bound; {rule.why(problem)}"))
+    if found:
+        return found, ""
+    if missing:
+        return [], missing[0]
+    if not problem.has_density:
+        return [], "no upper bound: transport bounds need a density, the values are samples"
+    return [], (f"no upper bound: {problem.goods} goods > {_STATISTICAL_MAX_GOODS}: grids "
+                "do not scale and the statistical bound is not run unasked")
 
 
 def choose_upper_backend(problem: Problem, menu_backend: str
                          ) -> tuple[str | None, dict[str, Any], str]:
     """The engine that adds an upper bound to ``menu_backend``'s result, by
-    :data:`UPPER_RULES`; returns ``(name or None, options, reason)``."""
-    menu_class = get_solver_class(menu_backend)
-    if menu_class.provides_upper:
-        return None, {}, f"{menu_backend} certifies its own upper bound"
-    if getattr(menu_class, "certifies_samples", False) and not problem.has_density:
-        return None, {}, f"{menu_backend} certifies its own upper bound on samples"
-    usable = _usable()
-    for rule in UPPER_RULES:
-        if rule.applies(problem) and _capable(rule.backend, problem):
-            if rule.backend not in usable:
-                extra = get_solver_class(rule.backend).extra
-                return None, {}, (f"no upper bound: {rule.backend} is not installed "
-                                  f"(pip install 'amm-opt[{extra}]')")
-            return rule.backend, rule.options(problem), \
-                f"{menu_backend} gives no upper bound; {rule.why(problem)}"
-    if not problem.has_density:
-        return None, {}, "no upper bound: transport bounds need a density, the values are samples"
-    return None, {}, (f"no upper bound: {problem.goods} goods > {_STATISTICAL_MAX_GOODS}: grids "
-                      "do not scale and the statistical bound is not run unasked")
+    :data:`UPPER_RULES`; returns ``(name or None, options, reason)``. (The automatic solve
+    falls back to the next of :func:`upper_candidates` when this one yields no bound.)"""
+    found, why = upper_candidates(problem, menu_backend)
+    if found:
+        return found[0]
+    return None, {}, why
 
 
 def make_solver(backend: str | Solver | None, problem: Problem,
@@ -271,6 +384,7 @@ def make_solver(backend: str | Solver | None, problem: Problem,
     else:
         if backend is None:
             name, reason = choose_backend(problem)
+            options = {**choose_backend_options(problem), **options}
         else:
             name, reason = str(backend), "requested by name"
         cls = get_solver_class(name)
