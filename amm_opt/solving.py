@@ -63,9 +63,14 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
                           allowed="amm_opt.Problem(...)")
     solver, reason = make_solver(backend, problem, **options)
     result = solver.solve(problem)
+    fallbacks: list[dict[str, Any]] = []
+    if backend is None and result.menu is None:
+        result, solver, reason, fallbacks = _next_menu_engine(problem, result, solver, reason)
     stats = dict(result.stats)
     stats["backend_choice"] = {"backend": solver.name, "reason": reason,
                                "automatic": backend is None}
+    if fallbacks:
+        stats["backend_choice"]["fallbacks"] = fallbacks
     bounds = result.bounds
     if backend is None and result.status.usable:
         bounds, stats["auto_choice"] = _auto_upper(problem, solver.name, reason, bounds)
@@ -80,6 +85,33 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
     if check:
         _check(problem, result)
     return result
+
+
+def _next_menu_engine(problem: Problem, result: Result, solver: Any, reason: str
+                      ) -> tuple[Result, Any, str, list[dict[str, Any]]]:
+    """The automatic choice's engine ended without a menu (e.g. the grid LP's first LP hit its
+    time limit): try the next menu engine of the rule, recording why each one was left."""
+    from .solvers import make_solver, menu_candidates
+
+    fallbacks: list[dict[str, Any]] = []
+    names = [name for name, _, _ in menu_candidates(problem)]
+    for name, why, rule_options in menu_candidates(problem)[names.index(solver.name) + 1:] \
+            if solver.name in names else []:
+        fallbacks.append({"backend": solver.name, "status": result.status.value,
+                          "message": result.message, "why": "ended without a menu"})
+        warnings.warn(f"{solver.name} ended without a menu ({result.status.value}); the "
+                      f"automatic choice falls back to {name}", InaccurateSolutionWarning,
+                      stacklevel=3)
+        try:
+            # only the rule's options: the user's were meant for the first engine
+            next_solver, _ = make_solver(name, problem, **rule_options)
+        except AmmOptError:
+            continue
+        next_result = next_solver.solve(problem)
+        solver, result, reason = next_solver, next_result, why
+        if result.menu is not None:
+            break
+    return result, solver, reason, fallbacks
 
 
 def _auto_upper(problem: Problem, menu_backend: str, menu_reason: str,

@@ -10,7 +10,7 @@ import pytest
 
 import amm_opt.solvers as solvers_module
 from amm_opt import Problem, Uniform, solve
-from amm_opt.errors import SolverFailedError
+from amm_opt.errors import InaccurateSolutionWarning, SolverFailedError
 from amm_opt.result import Result
 from amm_opt.solvers import AutoRule, folded_point_count, register_backend, unregister_backend
 from amm_opt.solvers.base import Solver
@@ -120,3 +120,37 @@ def test_four_goods_without_a_large_group_keep_the_statistical_bound():
     assert detect_symmetry(skew).order < solvers_module._FOLDED_MIN_ORDER
     names = [name for name, _, _ in solvers_module.upper_candidates(skew, "rochetnet")[0]]
     assert "grid_lp" not in names
+
+
+@dataclass(frozen=True)
+class _NoMenu(Solver):
+    """A menu engine that ends without a menu (stands in for a grid LP whose first LP hits its
+    time limit)."""
+
+    name: ClassVar[str] = "no_menu_engine"
+    provides_menu: ClassVar[bool] = True
+    provides_upper: ClassVar[bool] = True
+
+    def compute(self, problem: Problem) -> Result:
+        from amm_opt.result import Bounds, Status
+
+        return Result(menu=None, profit=None, status=Status.TIME_LIMIT, backend=self.name,
+                      bounds=Bounds(lower=None, upper=10.0, upper_method="trivial"))
+
+
+def test_an_automatic_engine_without_a_menu_falls_back_to_the_next():
+    register_backend("no_menu_engine", _NoMenu)
+    try:
+        rules = (AutoRule("no_menu_engine", lambda p: True, lambda p: "tried first"),
+                 AutoRule("separate", lambda p: True, lambda p: "the fall-back"))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(solvers_module, "MENU_RULES", rules)
+            mp.setattr(solvers_module, "UPPER_RULES", ())
+            with pytest.warns(InaccurateSolutionWarning, match="falls back to separate"):
+                result = solve(Problem(goods=2, values=Uniform(0, 1), belief=0.5))
+        choice = result.stats["backend_choice"]
+        assert result.backend == "separate" and choice["reason"] == "the fall-back"
+        assert choice["fallbacks"][0]["backend"] == "no_menu_engine"
+        assert result.bounds.lower == pytest.approx(0.25)      # 2 goods x 1/8
+    finally:
+        unregister_backend("no_menu_engine")

@@ -23,8 +23,8 @@ from .base import Solver
 
 __all__ = ["AUTO_RULE", "MENU_RULES", "SOLVERS", "UPPER_RULES", "AutoRule", "Solver",
            "available_backends", "choose_backend", "choose_backend_options", "choose_upper_backend",
-           "folded_point_count", "get_solver_class", "make_solver", "register_backend",
-           "unregister_backend", "upper_candidates"]
+           "folded_point_count", "get_solver_class", "make_solver", "menu_candidates",
+           "register_backend", "unregister_backend", "upper_candidates"]
 
 # name -> "module:Class" or a class (order = listing order in `amm-opt backends`)
 _ENTRIES: dict[str, str | type[Solver]] = {
@@ -120,6 +120,11 @@ _OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
 # orbit points stays under this cap (BENCHMARKS.md, "Automatic rule for 3 to 6 goods"); the
 # LP's time grows with the points and, at equal points, with the goods (more rows per point).
 _GRID_LP_AUTO_POINTS = {3: 12_000, 4: 2_000, 5: 2_100, 6: 1_800}
+# A non-uniform density puts signed mass in every cell (a uniform one only on the faces and
+# at c), so every point carries a plane and the LP is far harder at equal points: Beta(2,2) x U
+# x U at 11 000 orbit points did not finish its first LP in 120 s, at 2 119 it took 300 s with
+# refinement. Its caps are this fraction of the uniform ones.
+_GRID_LP_AUTO_NONUNIFORM = 1 / 8
 _GRID_LP_3D_TIME_LIMIT = 120.0
 # From 4 goods the folded grid LP adds a certified bound beside RochetNet's menu when the group
 # folds the grid enough (order >= 24, e.g. S4 or B3 x Z2), within this time limit.
@@ -162,6 +167,8 @@ def _auto_grid(problem: Problem) -> int:
     grid is even, so that c is a node (an odd grid cuts the cell around c: more points)."""
     n, group = problem.goods, _group(problem)
     cap, step = _GRID_LP_AUTO_POINTS[n], 2 if any(group.reflect) else 1
+    if not problem.distribution.is_uniform:
+        cap = int(cap * _GRID_LP_AUTO_NONUNIFORM)
     grid = 2
     while folded_point_count(group, grid + step) <= cap and \
             (2 * (grid + step)) ** n <= _GRID_LP_AUTO_CORNERS:
@@ -281,7 +288,9 @@ AUTO_RULE = (
     f"menu engine: grid_lp when the values have a density and goods <= 2 (a menu and a certified "
     "upper bound), and for 3 goods on the finest grid whose orbit points under the problem's "
     f"symmetry group stay under {_GRID_LP_AUTO_POINTS[3]} (e.g. 78 cells per axis for i.i.d. goods about a central "
-    f"belief, 21 without symmetry), time limit {_GRID_LP_3D_TIME_LIMIT:g} s; types_lp for sample-only values with few "
+    f"belief, 21 without symmetry; an eighth of the points for non-uniform densities), time "
+    f"limit {_GRID_LP_3D_TIME_LIMIT:g} s, falling back to the next engine if it ends without a "
+    "menu; types_lp for sample-only values with few "
     "enough distinct types for its exact LP (about a minute: 5000 types for 1 good, 2000 for 2, "
     "1000 for 3, 800 for 4 and 5, 300 beyond; the exact optimal menu for the samples and a "
     "certified bound); otherwise rochetnet (larger samples or more goods: it learns a menu from "
@@ -316,6 +325,16 @@ def _menu_rule(problem: Problem) -> AutoRule:
             return rule
     raise UnknownBackendError("no usable backend applies to this problem", field="backend",
                               value=None, allowed="install amm-opt[all]")
+
+
+def menu_candidates(problem: Problem) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every menu engine that applies to ``problem`` and is usable here, best first, as
+    ``(name, reason, options)`` (the automatic solve falls back along it when an engine ends
+    without a menu)."""
+    usable = _usable()
+    return [(rule.backend, rule.why(problem), dict(rule.options(problem))) for rule in MENU_RULES
+            if rule.backend in usable and rule.applies(problem) and
+            _capable(rule.backend, problem)]
 
 
 def choose_backend(problem: Problem) -> tuple[str, str]:
