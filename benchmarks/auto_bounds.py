@@ -10,6 +10,7 @@ X = [-1,1]^n, lambda = 0)::
 
     amm3       3 goods, B3 (order 48)
     amm3skew   3 goods, c = (0.4, 0.5, 0.6) (only good 1 reflects: order 2)
+    beta3      3 goods, Beta(2,2) x U x U, c = 1/2 (a non-uniform density; order 16)
     mono4 amm4 mono5 mono6
 
 Usage: ``python benchmarks/auto_bounds.py --cases amm3 mono4 [--json out.json]``.
@@ -31,6 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 CASES: dict[str, dict[str, Any]] = {
     "amm3": dict(goods=3, belief=0.5, allocation=(-1, 1)),
     "amm3skew": dict(goods=3, belief=[0.4, 0.5, 0.6], allocation=(-1, 1)),
+    "beta3": dict(goods=3, belief=0.5, allocation=(-1, 1), beta=True),
     "mono4": dict(goods=4, belief=0.0, allocation=(0, 1)),
     "amm4": dict(goods=4, belief=0.5, allocation=(-1, 1)),
     "mono5": dict(goods=5, belief=0.0, allocation=(0, 1)),
@@ -41,10 +43,12 @@ CASES: dict[str, dict[str, Any]] = {
 def run_case(name: str) -> dict[str, Any]:
     import warnings
 
-    from amm_opt import Problem, Uniform, solve
+    from amm_opt import Beta, Problem, Product, Uniform, solve
 
     case = CASES[name]
-    problem = Problem(goods=case["goods"], values=Uniform(0, 1), belief=case["belief"],
+    values = Product([Beta(2, 2), Uniform(0, 1), Uniform(0, 1)]) if case.get("beta") else \
+        Uniform(0, 1)
+    problem = Problem(goods=case["goods"], values=values, belief=case["belief"],
                       allocation=case["allocation"])
     start = time.perf_counter()
     with warnings.catch_warnings():
