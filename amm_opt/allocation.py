@@ -306,6 +306,55 @@ class Polytope:
             ok &= np.all(np.abs(x @ e.T - f) <= atol, axis=1)
         return ok
 
+    def relaxation_rows(self) -> tuple[FloatArray, FloatArray]:
+        r"""Rows :math:`a_k \cdot x \le s_k` that every :math:`x \in X` satisfies exactly, for
+        the LP engines: the facet normals and both signs of the affine hull's equations, with
+        :math:`s_k = \sigma_X(a_k)` computed from the vertices and rounded **up** (a dot product
+        of ``goods`` terms is within :math:`\gamma_n \sum_d |a_d x_d|` of the exact one), so the
+        rows hold for the exact set whatever the round-off of the facet computation. Rows that
+        the bounding box already implies (an axis normal) are left out.
+
+        Returns
+        -------
+        normals : array of shape (K, goods)
+        bounds : array of shape (K,), each :math:`\ge 0` (0 is in ``X``)
+        """
+        a, _ = self.inequalities
+        e, _ = self.equalities
+        rows = np.vstack([a, e, -e])
+        verts = np.asarray(self.vertices)
+        n = self.goods
+        eps = float(np.finfo(np.float64).eps) / 2
+        gamma = n * eps / (1.0 - n * eps)
+        dots = verts @ rows.T                                        # (V, K)
+        slack = gamma * (np.abs(verts) @ np.abs(rows).T)
+        bounds = np.nextafter(np.maximum((dots + slack).max(axis=0), 0.0), np.inf)
+        # The bounding box's support in direction a_k: a row it does not exceed adds nothing.
+        box = np.maximum(rows * self.high, rows * self.low).sum(axis=1)
+        keep = box > bounds * (1.0 + _RTOL) + _RTOL * float(np.abs(verts).max())
+        return rows[keep], bounds[keep]
+
+    def nearest(self, x: ArrayLike) -> FloatArray:
+        r"""The point of ``X`` nearest each row of ``x`` (shape (m, goods)), as a convex
+        combination of the vertices: :math:`\min_{w \ge 0, \sum w = 1} \|V^\top w - x\|`,
+        solved by non-negative least squares with the sum as a heavily weighted extra equation
+        and the weights then renormalised (so the result is exactly a convex combination up to
+        the rounding of the final product). Rows already in ``X`` (to 1e-12 of its size) are
+        returned unchanged."""
+        from scipy.optimize import nnls
+
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64)).copy()
+        verts = np.asarray(self.vertices)
+        scale = max(1.0, float(np.abs(verts).max()))
+        outside = np.flatnonzero(~self.contains(x, 1e-12 * scale))
+        weight = 1e3 * scale
+        system = np.vstack([verts.T, np.full((1, verts.shape[0]), weight)])
+        for k in outside:
+            w, _ = nnls(system, np.concatenate([x[k], [weight]]))
+            total = w.sum()
+            x[k] = (w / total) @ verts if total > 0 else 0.0
+        return x
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
         return {"type": "polytope", "name": self.name,

@@ -43,7 +43,7 @@ from .problem import Problem
 from .regions import cell_simplices, integrate_simplices
 
 __all__ = ["AxisIntegrals", "GridMeasure", "SignedMeasure", "axis_integrals", "discretize",
-           "grid_axes", "interval_probability", "resolving_breaks", "signed_measure"]
+           "face_masses", "grid_axes", "interval_probability", "resolving_breaks", "signed_measure"]
 
 FloatArray = NDArray[np.float64]
 
@@ -492,6 +492,21 @@ class GridMeasure:
                      + self.atom_mass * u_belief)
 
 
+def face_masses(problem: Problem) -> list[tuple[float, float]]:
+    r"""Per good ``i``, the signed face densities :math:`\kappa f_i (v_i - c_i)\,\nu_i` at the
+    low and the high face of ``V`` (per unit of the other goods' marginals):
+    :math:`\kappa (c_i - a_i) f_i(a_i)` and :math:`\kappa (b_i - c_i) f_i(b_i)`. Both are
+    :math:`\ge 0` when the belief lies in ``V``; a belief outside ``V`` (``MATH.md`` §9) makes the
+    face it lies beyond negative."""
+    dist = problem.distribution
+    c = np.asarray(problem.belief)
+    low, high = problem.value_low, problem.value_high
+    kappa = problem.kappa
+    return [(kappa * (c[i] - low[i]) * float(m.pdf1(np.array([low[i]]))[0]),
+             kappa * (high[i] - c[i]) * float(m.pdf1(np.array([high[i]]))[0]))
+            for i, m in enumerate(dist.marginals)]  # type: ignore[union-attr]
+
+
 def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]) -> GridMeasure:
     r"""Conservative placement of :math:`\mu` on a tensor grid (see the module docstring).
 
@@ -518,15 +533,15 @@ def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
     axes = grid_axes(problem, grid)
     n, kappa = problem.goods, problem.kappa
     c = np.asarray(problem.belief)
-    low, high = problem.value_low, problem.value_high
     ax = [axis_integrals(m, float(c[i]), axes[i]) for i, m in enumerate(dist.marginals)]
 
     # nu^+ per (cell, vertex) in interleaved shape (N_1, 2, ..., N_n, 2).
     weights = np.zeros(tuple(s for a in ax for s in a.hat_f.shape))
+    faces = face_masses(problem)
     for i in range(n):
         face = np.zeros_like(ax[i].hat_f)
-        face[-1, 1] += kappa * (high[i] - c[i]) * float(dist.marginals[i].pdf1(high[i]))
-        face[0, 0] += kappa * (c[i] - low[i]) * float(dist.marginals[i].pdf1(low[i]))
+        face[-1, 1] += max(faces[i][1], 0.0)
+        face[0, 0] += max(faces[i][0], 0.0)
         factors = [a.hat_f for a in ax]
         factors[i] = kappa * ax[i].hat_gneg + face
         weights += _outer(factors)
@@ -554,6 +569,26 @@ def discretize(problem: Problem, grid: int | Sequence[int] | Sequence[ArrayLike]
                 mom[i] = ax[i].gpos_total
                 mom[d] = ax[d].t_f
             moments[d] = moments[d] + kappa * _outer(mom)
+    for i in range(n):
+        # A face whose density kappa f (v - c).nu is negative (the belief beyond that face,
+        # outside V) is a lower bound by Jensen like the interior's nu^-: its mass joins the
+        # cells along the face, at the face's coordinate.
+        for end, at in ((0, 0), (1, -1)):
+            neg = max(-faces[i][end], 0.0)
+            if neg == 0.0:
+                continue
+            e = np.zeros(len(axes[i]) - 1)
+            e[at] = neg
+            factors = list(f_tot)
+            factors[i] = e
+            cell_mass = cell_mass + _outer(factors)
+            coord = float(axes[i][0] if end == 0 else axes[i][-1])
+            for d in range(n):
+                mom = list(f_tot)
+                mom[i] = e * coord if d == i else e
+                if d != i:
+                    mom[d] = ax[d].t_f
+                moments[d] = moments[d] + _outer(mom)
     centers = np.stack(np.meshgrid(*[0.5 * (a[1:] + a[:-1]) for a in axes], indexing="ij"),
                        axis=-1)
     positive = cell_mass > 0

@@ -276,6 +276,10 @@ def _why_no_group(problem: Problem) -> str | None:
         return "sample-only values have no density to be symmetric"
     if not problem.linear_update:
         return "a custom update rule may not commute with the maps"
+    if not problem.allocation_is_box:
+        # A polytope is invariant under a permutation or reflection only in special cases
+        # (unit demand is permutation-invariant, a pure swap is not); not detected yet.
+        return "a polytope allocation set is not checked for symmetry (box sets only)"
     return None
 
 

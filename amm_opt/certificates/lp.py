@@ -10,7 +10,9 @@ gives
     \qquad r = q - A^\top y .
 
 The certificate keeps what that inequality is evaluated on: the points and masses of the
-discretisation, the pair rows and the dual vector, and the terms of the bound.
+discretisation, the pair rows and the dual vector, and the terms of the bound. On a polytope
+allocation set the rows :math:`a_k \cdot g_i \le s_k` and their duals join them, and the bound
+gains :math:`y_X^\top s`.
 
 With a symmetry group (``docs/math/grid_lp.md``, symmetry) the LP is the one on orbit
 representatives: ``points`` are the representatives, ``masses`` the orbit masses, each pair row
@@ -68,6 +70,11 @@ class LPCertificate:
     orbit_allowance : float
         The folding allowance (floating-point mismatch of orbits, orbit sums), included in
         ``bound``.
+    allocation_normals, allocation_bounds : arrays of shape (K, n), (K,) or None
+        A polytope allocation set: the rows :math:`a_k\cdot g_i \le s_k` the LP has at every
+        plane point (the points of positive mass and the belief), in that order; None on a box.
+    allocation_duals : array of shape (P K,) or None
+        Their duals :math:`y_X` (the bound adds :math:`y_X^\top s`).
     """
 
     bound: float
@@ -86,6 +93,9 @@ class LPCertificate:
     group_order: int = 1
     pair_transform: IntArray | None = None
     orbit_allowance: float = 0.0
+    allocation_normals: FloatArray | None = None
+    allocation_bounds: FloatArray | None = None
+    allocation_duals: FloatArray | None = None
 
     @property
     def goods(self) -> int:
@@ -99,4 +109,6 @@ class LPCertificate:
                 "points": int(np.asarray(self.points).shape[0]),
                 "pairs": int(np.asarray(self.pair_source).size), "stage": self.stage,
                 "round": self.round, "lp_status": self.lp_status, "symmetry": self.symmetry,
-                "group_order": self.group_order, "orbit_allowance": self.orbit_allowance}
+                "group_order": self.group_order, "orbit_allowance": self.orbit_allowance,
+                "allocation_rows": 0 if self.allocation_normals is None else
+                int(np.asarray(self.allocation_normals).shape[0])}

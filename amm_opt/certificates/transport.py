@@ -8,6 +8,11 @@ optimum. Ground costs (``kind``): ``"transport"`` :math:`\sigma_X(x - y)` (free 
 at :math:`c`), ``"radial"`` :math:`\min_{t \ge 1} \sigma_X(c + t(x - c) - y)` (atom free),
 ``"w1"`` :math:`\sigma_X(x - y)` also from the atom (a loose sanity number).
 
+The allocation set :math:`X` is a box :math:`\prod_i [l_i, h_i]` (separable
+:math:`\sigma_X(z) = \sum_i \max(h_i z_i, l_i z_i)`, the fast path) or a polytope given by its
+vertices :math:`x^1, \dots, x^V` (:math:`\sigma_X(z) = \max_j z \cdot x^j`: a linear function
+is maximised at a vertex).
+
 :class:`TransportCertificate` recomputes the bound from the stored points, masses and flows in
 float64 with explicit round-off bounds, charging any net-outflow residual and the
 discretisation's quadrature error at the largest possible utility
@@ -39,6 +44,9 @@ IntArray = NDArray[np.int64]
 COST_KINDS = ("transport", "radial", "w1")
 _EPS = float(np.finfo(np.float64).eps)
 _KIND_ATOM = 2
+# Vertices up to which the radial cost tries every crossing of two vertex lines (V(V-1)/2
+# candidates, each evaluated at V vertices); above, the coordinate crossings (see _radial_steps).
+_MAX_PAIR_VERTICES = 12
 
 
 def _check_kind(kind: str) -> str:
@@ -48,13 +56,59 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def _sigma(z: FloatArray, low: FloatArray, high: FloatArray) -> FloatArray:
-    return np.maximum(z * high, z * low).sum(axis=-1)
+def _sigma(z: FloatArray, low: FloatArray, high: FloatArray,
+           vertices: FloatArray | None = None) -> FloatArray:
+    r""":math:`\sigma_X(z)` over the last axis: the box's separable sum, or the vertex maximum."""
+    if vertices is None:
+        return np.maximum(z * high, z * low).sum(axis=-1)
+    return (z @ vertices.T).max(axis=-1)
+
+
+def _vertex_array(vertices: ArrayLike | None, n: int) -> FloatArray | None:
+    if vertices is None:
+        return None
+    verts = np.asarray(vertices, dtype=np.float64)
+    if verts.ndim != 2 or verts.shape[0] == 0 or verts.shape[1] != n:
+        raise OptionError(f"must have shape (V, {n})", field="allocation_vertices",
+                          value=verts.shape, allowed="the vertices of the allocation polytope, "
+                                                     "or None for the box")
+    if not np.all(np.isfinite(verts)):
+        raise OptionError("must be finite", field="allocation_vertices", value="NaN or inf",
+                          allowed="finite numbers")
+    return verts
+
+
+def _radial_steps(alpha: FloatArray, beta: FloatArray, vertices: FloatArray | None
+                  ) -> FloatArray:
+    r"""Candidate :math:`t \ge 1` for :math:`\min_{t \ge 1} \sigma_X(\alpha + t \beta)`,
+    shape (..., K).
+
+    :math:`t \mapsto \sigma_X(\alpha + t\beta)` is convex and piecewise linear, so its minimum
+    over :math:`[1, \infty)` is at 1 or at a breakpoint (it cannot decrease forever:
+    :math:`\sigma_X(\beta) \ge 0` as :math:`0 \in X`). For a box the breakpoints are the zero
+    crossings :math:`\alpha_i + t \beta_i = 0`; for a polytope they are among the crossings of
+    two vertex lines, :math:`\alpha \cdot x^j + t \beta \cdot x^j = \alpha \cdot x^k + t
+    \beta \cdot x^k` (:math:`V(V-1)/2` of them). Beyond :data:`_MAX_PAIR_VERTICES` vertices the
+    coordinate crossings are used instead: any :math:`t \ge 1` is a valid radial move, so fewer
+    candidates can only give a larger (still valid) cost.
+    """
+    if vertices is None or vertices.shape[0] > _MAX_PAIR_VERTICES:
+        t = np.ones(beta.shape)
+        np.divide(-alpha, beta, out=t, where=beta != 0)
+        return np.maximum(t, 1.0)
+    j, k = np.triu_indices(vertices.shape[0], 1)
+    a = alpha @ vertices.T                                        # (..., V)
+    b = beta @ vertices.T
+    da = a[..., k] - a[..., j]
+    db = b[..., j] - b[..., k]
+    t = np.ones(da.shape)
+    np.divide(da, db, out=t, where=db != 0)
+    return np.maximum(t, 1.0)
 
 
 def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, belief: ArrayLike,
                allocation_low: ArrayLike, allocation_high: ArrayLike, *,
-               upper: bool = False) -> FloatArray:
+               upper: bool = False, vertices: ArrayLike | None = None) -> FloatArray:
     r"""Ground cost :math:`d(x \to y)` of moving positive mass at ``x`` to ``y``.
 
     .. math::
@@ -74,10 +128,12 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
         Whether ``x`` is the atom at the belief.
     belief : array of shape (n,)
     allocation_low, allocation_high : arrays of shape (n,)
-        The allocation box :math:`X = \prod_i [l_i, h_i]`.
+        The allocation box :math:`X = \prod_i [l_i, h_i]` (ignored when ``vertices`` is given).
     upper : bool
         Add a bound on the floating-point error of the evaluation, so that the returned number
         is :math:`\ge` the exact cost of the evaluated move (used for certification).
+    vertices : array of shape (V, n), optional
+        The allocation set as a polytope :math:`X = \operatorname{conv}\{x^j\}`; None: the box.
 
     Returns
     -------
@@ -96,35 +152,51 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
     >>> ray = pair_costs("radial", [0.7, 0.6], [0.9, 0.7], False, [0.5, 0.5], *box)
     >>> round(float(up), 12), round(float(down), 12), round(float(ray), 12)
     (0.2, 0.4, 0.0)
+
+    For unit demand, :math:`X = \operatorname{conv}\{0, e_1, e_2\}`, a move by :math:`(-0.3,
+    -0.4)` is free and one by :math:`(0.3, 0.4)` costs :math:`\max(0, 0.3, 0.4)`:
+
+    >>> unit = dict(vertices=[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> free = pair_costs("transport", [0.2, 0.1], [0.5, 0.5], False, [0, 0], *box, **unit)
+    >>> paid = pair_costs("transport", [0.5, 0.5], [0.2, 0.1], False, [0, 0], *box, **unit)
+    >>> round(float(free), 12), round(float(paid), 12)
+    (0.0, 0.4)
     """
     _check_kind(kind)
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     c = np.asarray(belief, dtype=np.float64)
-    low = np.asarray(allocation_low, dtype=np.float64)
-    high = np.asarray(allocation_high, dtype=np.float64)
     n = c.shape[0]
+    verts = _vertex_array(vertices, n)
+    if verts is None:
+        low = np.asarray(allocation_low, dtype=np.float64)
+        high = np.asarray(allocation_high, dtype=np.float64)
+    else:
+        # The round-off allowance needs |g_i| <= weight_i on X: the vertices' own bounding box
+        # (never a box passed beside them).
+        low, high = verts.min(axis=0), verts.max(axis=0)
     weight = np.maximum(high, -low)      # |g_i| <= weight_i for g in X
     # t = 1 (the straight move) is evaluated exactly as for "transport", so radial <= transport
     # holds entry by entry, rounded values included.
     z = x - y
-    cost = _sigma(z, low, high)
+    cost = _sigma(z, low, high, verts)
     if upper:
         # |fl(x - y) - (x - y)| <= u |x - y|, n products and a sum of n terms: (n + 1)u |z|
-        # (u = eps/2); eps = 2u doubles every term, covering the second-order rest.
+        # (u = eps/2); eps = 2u doubles every term, covering the second-order rest. A polytope's
+        # vertex maximum is as accurate: each dot product z . x^j errs by at most
+        # gamma_n sum_i |z_i x^j_i| <= (n + 1)u sum_i weight_i |z_i| (the max itself is exact),
+        # and an error d in z moves sigma_X by at most sum_i weight_i |d_i|.
         cost = cost + _EPS * (weight * (np.abs(x) + np.abs(y) + (n + 1) * np.abs(z))
                               ).sum(axis=-1)
     if kind == "radial":
         alpha = c - y                    # z(t) = alpha + t * beta
         beta = x - c
         alpha, beta = np.broadcast_arrays(alpha, beta)
-        # Candidates: the breakpoints alpha_i + t beta_i = 0 beyond 1. Any t >= 1 is a valid (if
-        # not minimal) radial move, so rounding in t itself cannot break validity.
-        t = np.ones(beta.shape)
-        np.divide(-alpha, beta, out=t, where=beta != 0)
-        t = np.maximum(t, 1.0)[..., :, None]                       # (..., n, 1)
-        zt = alpha[..., None, :] + t * beta[..., None, :]          # (..., n, n)
-        value = _sigma(zt, low, high)
+        # Candidates: the breakpoints beyond 1 (_radial_steps). Any t >= 1 is a valid (if not
+        # minimal) radial move, so rounding in t itself cannot break validity.
+        t = _radial_steps(alpha, beta, verts)[..., :, None]        # (..., K, 1)
+        zt = alpha[..., None, :] + t * beta[..., None, :]          # (..., K, n)
+        value = _sigma(zt, low, high, verts)
         if upper:
             # |fl(z) - z| <= 3u(|alpha| + |t beta|) per coordinate, then as above.
             value = value + _EPS * (weight * (2.0 * np.abs(alpha[..., None, :])
@@ -137,25 +209,35 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
 
 
 def utility_bound(value_low: ArrayLike, value_high: ArrayLike, belief: ArrayLike,
-                  allocation_low: ArrayLike, allocation_high: ArrayLike) -> float:
+                  allocation_low: ArrayLike, allocation_high: ArrayLike, *,
+                  vertices: ArrayLike | None = None) -> float:
     r""":math:`\bar u = \max_{v \in V} \sigma_X(v - c) \ge \max_V u` for every :math:`u \in U`.
 
     .. math::
 
-        \bar u = \sum_i \max\big(h_i (b_i - c_i),\; l_i (a_i - c_i)\big)
+        \bar u = \max_j \sum_i \max\big(x^j_i (b_i - c_i),\; x^j_i (a_i - c_i)\big),
 
-    (:math:`\sigma_X` is separable and convex, so the maximum sits at a corner of :math:`V`),
-    rounded up. Arrays of shape (n,).
+    the maximum over the vertices :math:`x^j` of :math:`X` (for a box the corners, which gives
+    the separable :math:`\sum_i \max(h_i (b_i - c_i), l_i (a_i - c_i))`): :math:`\max_V
+    \max_j (v - c) \cdot x^j` swaps the two maxima, and for a fixed :math:`x^j` the linear
+    function is maximised coordinate by coordinate at a corner of :math:`V`. Rounded up. Arrays
+    of shape (n,); ``vertices`` of shape (V, n) (None: the box ``allocation_low/high``).
     """
     a = np.asarray(value_low, dtype=np.float64)
     b = np.asarray(value_high, dtype=np.float64)
     c = np.asarray(belief, dtype=np.float64)
-    lo = np.asarray(allocation_low, dtype=np.float64)
-    hi = np.asarray(allocation_high, dtype=np.float64)
-    terms = np.maximum(hi * (b - c), lo * (a - c))
-    return float(math.fsum(terms.tolist())) * (1.0 + 4 * _EPS)
-
-
+    verts = _vertex_array(vertices, c.shape[0])
+    if verts is None:
+        lo = np.asarray(allocation_low, dtype=np.float64)
+        hi = np.asarray(allocation_high, dtype=np.float64)
+        rows = np.maximum(hi * (b - c), lo * (a - c))[None, :]
+    else:
+        rows = np.maximum(verts * (b - c), verts * (a - c))       # (V, n)
+    # Each term: one subtraction and one product, relative error <= 2u + u^2 = eps + eps^2/4;
+    # the allowance 4 eps |term| also absorbs its own rounding and fsum's final one (fsum is
+    # correctly rounded), and holds whatever the terms' signs (a belief outside V makes some
+    # negative). For non-negative terms this is the sum times (1 + 4 eps).
+    return float(max(math.fsum(r.tolist() + (4 * _EPS * np.abs(r)).tolist()) for r in rows))
 def _as_int_index(value: Any, name: str, size: int) -> IntArray:
     arr = np.asarray(value)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
@@ -198,7 +280,8 @@ class TransportCertificate:
     kind : {"transport", "radial", "w1"}
         Ground cost.
     belief, allocation_low, allocation_high, value_low, value_high : arrays of shape (n,)
-        :math:`c`, the allocation box :math:`X` and the value box :math:`V`.
+        :math:`c`, the allocation box :math:`X` (for a polytope its bounding box) and the value
+        box :math:`V`.
     grid : tuple of int
         Cells per axis of the discretisation.
     structure : {"plan", "flow"}
@@ -210,6 +293,10 @@ class TransportCertificate:
         The objective the solver reported (for information; not used in ``cost``).
     method : str
         How the plan was found.
+    allocation_vertices : array of shape (V, n) or None
+        :math:`X = \operatorname{conv}\{x^j\}` when the allocation set is a polytope (costs
+        :math:`\sigma_X(z) = \max_j z \cdot x^j`); None for the box. ``allocation_low/high``
+        must then be the vertices' bounding box.
 
     Attributes
     ----------
@@ -240,6 +327,7 @@ class TransportCertificate:
     quadrature_error: float = 0.0
     solver_cost: float | None = None
     method: str = ""
+    allocation_vertices: FloatArray | None = None
     plan_cost: float = field(init=False)
     imbalance: float = field(init=False)
     utility_bound: float = field(init=False)
@@ -262,6 +350,18 @@ class TransportCertificate:
                 raise OptionError(f"must have shape ({n},)", field=name, value=arr.shape,
                                   allowed="one number per good")
             vecs[name] = arr
+        verts = _vertex_array(self.allocation_vertices, n)
+        if verts is not None and not (
+                np.array_equal(verts.min(axis=0), vecs["allocation_low"])
+                and np.array_equal(verts.max(axis=0), vecs["allocation_high"])):
+            # The box fields describe the set in summaries and plots: they must not disagree
+            # with the set the costs are proved for.
+            raise OptionError("must be the bounding box of allocation_vertices",
+                              field="allocation_low/allocation_high",
+                              value=(vecs["allocation_low"].tolist(),
+                                     vecs["allocation_high"].tolist()),
+                              allowed=f"{verts.min(axis=0).tolist()} and "
+                                      f"{verts.max(axis=0).tolist()}")
         masses = np.asarray(self.masses, dtype=np.float64)
         kinds = np.asarray(self.point_kind, dtype=np.int8)
         if masses.shape != (npts,) or kinds.shape != (npts,):
@@ -292,6 +392,10 @@ class TransportCertificate:
             arr = np.array(arr, copy=True)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+        if verts is not None:
+            verts = verts.copy()
+            verts.setflags(write=False)
+        object.__setattr__(self, "allocation_vertices", verts)
         for name, arr in (("source", src), ("target", dst), ("point_kind", kinds)):
             arr = arr.copy()
             arr.setflags(write=False)
@@ -314,7 +418,8 @@ class TransportCertificate:
             i, j = self.source[sl], self.target[sl]
             out[sl] = pair_costs(self.kind, self.points[i], self.points[j],
                                  self.point_kind[i] == _KIND_ATOM, self.belief,
-                                 self.allocation_low, self.allocation_high, upper=upper)
+                                 self.allocation_low, self.allocation_high, upper=upper,
+                                 vertices=self.allocation_vertices)
         return out
 
     def net_outflow(self) -> FloatArray:
@@ -342,7 +447,8 @@ class TransportCertificate:
         resid_up[self.point_kind == _KIND_ATOM] = 0.0    # u(c) = 0: its residual is free
         imbalance = math.fsum(np.maximum(resid_up, 0.0).tolist()) * (1.0 + _EPS)
         u_bar = utility_bound(self.value_low, self.value_high, self.belief,
-                              self.allocation_low, self.allocation_high)
+                              self.allocation_low, self.allocation_high,
+                              vertices=self.allocation_vertices)
         return float(plan_cost), float(imbalance), u_bar
 
     def repriced(self, kind: str) -> TransportCertificate:
@@ -373,6 +479,8 @@ class TransportCertificate:
             "structure": self.structure,
             "method": self.method,
             "grid": list(self.grid),
+            "allocation": "box" if self.allocation_vertices is None else
+            f"polytope ({self.allocation_vertices.shape[0]} vertices)",
             "cost": self.cost,
             "plan_cost": self.plan_cost,
             "imbalance": self.imbalance,

@@ -287,8 +287,9 @@ UPPER_RULES: tuple[AutoRule, ...] = (
 AUTO_RULE = (
     f"menu engine: grid_lp when the values have a density and goods <= 2 (a menu and a certified "
     "upper bound), and for 3 goods on the finest grid whose orbit points under the problem's "
-    f"symmetry group stay under {_GRID_LP_AUTO_POINTS[3]} (e.g. 78 cells per axis for i.i.d. goods about a central "
-    f"belief, 21 without symmetry; an eighth of the points for non-uniform densities), time "
+    f"symmetry group stay under {_GRID_LP_AUTO_POINTS[3]} (e.g. 78 cells per axis for i.i.d. "
+    f"goods about a central belief, 21 without symmetry; an eighth of the points for "
+    "non-uniform densities), time "
     f"limit {_GRID_LP_3D_TIME_LIMIT:g} s, falling back to the next engine if it ends without a "
     "menu; types_lp for sample-only values with few "
     "enough distinct types for its exact LP (about a minute: 5000 types for 1 good, 2000 for 2, "
@@ -300,7 +301,8 @@ AUTO_RULE = (
     "goods whose symmetry group has order >= 24 (e.g. identical goods), the grid LP folded on "
     f"the group's orbits adds a CERTIFIED bound (grid capped by orbit points: "
     f"{_GRID_LP_AUTO_POINTS[4]} for 4 goods, {_GRID_LP_AUTO_POINTS[5]} for 5, "
-    f"{_GRID_LP_AUTO_POINTS[6]} for 6; time limit {_FOLDED_TIME_LIMIT:g} s); for samples too large for the exact LP, and for "
+    f"{_GRID_LP_AUTO_POINTS[6]} for 6; time limit {_FOLDED_TIME_LIMIT:g} s); for samples too "
+    "large for the exact LP, and for "
     "other densities with 4 to 6 goods (or when the folded bound fails), types_lp adds a "
     "statistical upper bound (one-sided 95%, labelled statistical, not certified) from 20 "
     "independent draws of types; the bracket is then checked (lower <= upper).")

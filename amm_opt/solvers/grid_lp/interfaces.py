@@ -2,8 +2,10 @@
 and cvxpy (HIGHS, CLARABEL, SCS, MOSEK).
 
 Every interface solves :math:`\\max q^\\top z` s.t. :math:`Az \\le 0`, :math:`lo \\le z \\le hi`
-and returns the primal point and row duals :math:`y \\ge 0` of the maximisation (sign conventions
-of each solver are converted here). Duals are only ever used through
+(and, on a polytope allocation set, the fixed rows :math:`A_X z \\le s` of
+:func:`~.model.allocation_rows`) and returns the primal point and row duals :math:`y \\ge 0` of the
+maximisation, the pair rows' and the polytope rows' apart (sign conventions of each solver are
+converted here). Duals are only ever used through
 :func:`amm_opt.solvers.grid_lp.model.certified_bound`, which is valid for any :math:`y`.
 All solver modules are imported lazily, inside the functions.
 """
@@ -21,7 +23,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from ...result import Status, status_from_table
-from .model import LPData, pair_rows
+from .model import LPData, allocation_rows, pair_rows
 
 __all__ = ["CVXPY_SOLVERS", "INTERFACES", "LPSolution", "RowStore", "make_interface",
            "mosek_availability"]
@@ -44,6 +46,8 @@ class LPSolution:
     seconds: float
     iterations: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    #: Duals of the polytope rows (None on a box, or when the solver gave none).
+    y_allocation: FloatArray | None = None
 
 
 class RowStore:
@@ -120,6 +124,23 @@ class _RowLP:
         self.data = data
         self.rows = RowStore(data)
         self.verbose = verbose
+        # The polytope rows come first in the solver's row order (fixed for the model's life).
+        self.fixed = allocation_rows(data)
+        self.fixed_count = 0 if self.fixed is None else int(self.fixed[0].shape[0])
+
+    def split_duals(self, y: FloatArray | None) -> tuple[FloatArray | None, FloatArray | None]:
+        """``(pair duals, polytope duals)`` from the duals of all rows in solver order."""
+        if y is None or self.fixed_count == 0:
+            return y, None
+        return y[self.fixed_count:], y[:self.fixed_count]
+
+    def all_rows(self) -> tuple[Any, FloatArray]:
+        """Every row (polytope rows, then pair rows) and its right-hand side."""
+        a = self.rows.matrix()
+        if self.fixed is None:
+            return a, np.zeros(a.shape[0])
+        return (sp.vstack([self.fixed[0], a], format="csr"),
+                np.concatenate([self.fixed[1], np.zeros(a.shape[0])]))
 
     def add(self, i: IntArray, j: IntArray, targets: FloatArray | None = None) -> None:
         """Append rows ``u_j >= u_i + g_i.(t - P_i)`` with ``t = P_j`` (or ``targets``)."""
@@ -164,6 +185,13 @@ class HighspyLP(_RowLP):
         lp.col_upper_ = data.upper
         h.passModel(lp)
         self.h = h
+        if self.fixed is not None:
+            fixed = self.fixed[0]
+            status = h.addRows(fixed.shape[0], np.full(fixed.shape[0], -np.inf), self.fixed[1],
+                               fixed.nnz, fixed.indptr[:-1].astype(np.int32),
+                               fixed.indices.astype(np.int32), fixed.data)
+            if status == highspy.HighsStatus.kError:
+                raise RuntimeError("HiGHS refused the allocation set's rows")
 
     def add(self, i: IntArray, j: IntArray, targets: FloatArray | None = None) -> None:
         import highspy
@@ -200,12 +228,13 @@ class HighspyLP(_RowLP):
         sol = h.getSolution()
         z = np.asarray(sol.col_value, dtype=np.float64) if sol.value_valid else None
         # min -q.z with rows A z <= 0: HiGHS row duals are <= 0; the max problem's y = -dual.
-        y = -np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else None
+        y, y_x = self.split_duals(
+            -np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else None)
         info = h.getInfo()
         self.has_basis = bool(h.getBasis().valid)
         return LPSolution(status, h.modelStatusToString(raw), z, y, seconds,
                           int(info.simplex_iteration_count),
-                          {"ipm_iterations": int(info.ipm_iteration_count)})
+                          {"ipm_iterations": int(info.ipm_iteration_count)}, y_x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,13 +259,13 @@ class ScipyLP(_RowLP):
         from scipy.optimize import linprog
 
         d = self.data
-        a = self.rows.matrix()
+        a, b = self.all_rows()
         options: dict[str, Any] = {"disp": self.verbose}
         if time_limit:
             options["time_limit"] = float(time_limit)
         start = time.perf_counter()
         res = linprog(-d.cost, A_ub=a if a.shape[0] else None,
-                      b_ub=np.zeros(a.shape[0]) if a.shape[0] else None,
+                      b_ub=b if a.shape[0] else None,
                       bounds=np.column_stack([d.lower, d.upper]), method=self.method,
                       options=options)
         seconds = time.perf_counter() - start
@@ -248,8 +277,9 @@ class ScipyLP(_RowLP):
         ineq = getattr(res, "ineqlin", None)
         if a.shape[0] and ineq is not None and getattr(ineq, "marginals", None) is not None:
             y = -np.asarray(ineq.marginals, dtype=np.float64)    # min problem: marginals <= 0
+        y, y_x = self.split_duals(y)
         return LPSolution(status, f"{res.status}: {res.message}", z, y, seconds,
-                          int(getattr(res, "nit", 0) or 0))
+                          int(getattr(res, "nit", 0) or 0), y_allocation=y_x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,9 +315,9 @@ class CvxpyLP(_RowLP):
         import cvxpy as cp
 
         d = self.data
-        a = self.rows.matrix()
+        a, b = self.all_rows()
         z = cp.Variable(d.columns)
-        rows = a @ z <= 0
+        rows = a @ z <= b
         prob = cp.Problem(cp.Maximize(d.cost @ z), [rows, z >= d.lower, z <= d.upper])
         start = time.perf_counter()
         try:
@@ -301,9 +331,10 @@ class CvxpyLP(_RowLP):
         zval = None if z.value is None else np.asarray(z.value, dtype=np.float64)
         yval = None if rows.dual_value is None else np.asarray(rows.dual_value,
                                                                dtype=np.float64).ravel()
+        yval, y_x = self.split_duals(yval)
         stats = prob.solver_stats
         iters = int(stats.num_iters) if stats is not None and stats.num_iters is not None else 0
-        return LPSolution(status, str(prob.status), zval, yval, seconds, iters)
+        return LPSolution(status, str(prob.status), zval, yval, seconds, iters, y_allocation=y_x)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,8 +31,9 @@ def lp_menu(problem: Problem, points: FloatArray, z: FloatArray,
     r"""The menu of an LP solution: items :math:`(g_i,\; P_i\cdot g_i - u_i)`.
 
     Gradients are clipped into the allocation box (solver round-off may leave them a hair
-    outside), items whose allocations agree to :math:`10^{-9}` of the box width are merged
-    keeping the cheapest (the others are never strictly preferred), and only items that are a
+    outside; on a polytope, moved to the nearest point of ``X``), items whose allocations agree
+    to :math:`10^{-9}` of the box width are merged keeping the cheapest (the others are never
+    strictly preferred), and only items that are a
     best choice at some LP point are kept (they reproduce the solution's envelope there).
 
     Parameters
@@ -51,6 +52,9 @@ def lp_menu(problem: Problem, points: FloatArray, z: FloatArray,
     u = block[src, 0]
     low, high = problem.allocation_low, problem.allocation_high
     g = np.clip(block[src, 1:], low, high)
+    if not problem.allocation_is_box:
+        # The LP holds g in X only to its feasibility tolerance: move stragglers onto X.
+        g = problem.allocation.nearest(g)
     p = np.einsum("ij,ij->i", g, points[src]) - u
     width = np.where(high > low, high - low, 1.0)
     key = np.round(g / width / SAME_ITEM_RTOL)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ...discretisation import AxisIntegrals, GridMeasure, axis_integrals, grid_axes
+from ...discretisation import AxisIntegrals, GridMeasure, axis_integrals, face_masses, grid_axes
 from ...distributions import Product
 from ...problem import Problem
 
@@ -210,7 +210,6 @@ class Mesh:
         dist = problem.distribution
         assert isinstance(dist, Product)
         n, kappa = self.goods, problem.kappa
-        c = np.asarray(problem.belief)
         low, high = problem.value_low, problem.value_high
         corners = list(iter_product((0, 1), repeat=n))
         cells = self.cells
@@ -218,8 +217,9 @@ class Mesh:
         cell_mass = np.zeros(cells)
         moments = np.zeros((cells, n))
         error = 0.0
-        f_low = [float(m.pdf1(np.array([low[i]]))[0]) for i, m in enumerate(dist.marginals)]
-        f_high = [float(m.pdf1(np.array([high[i]]))[0]) for i, m in enumerate(dist.marginals)]
+        # Faces of V with a negative density (a belief outside V) go to nu^- below (Jensen).
+        faces = face_masses(problem)
+        face_pos = [(max(lo_f, 0.0), max(hi_f, 0.0)) for lo_f, hi_f in faces]
         for lvl in np.unique(self.level):
             rows = np.flatnonzero(self.level == lvl)
             idx = self.index[rows]
@@ -234,9 +234,8 @@ class Mesh:
             for i, a in enumerate(ax):
                 part = kappa * a.hat_gneg[idx[:, i]]
                 last = len(a.f_total) - 1
-                part[:, 1] += np.where(idx[:, i] == last,
-                                       kappa * (high[i] - c[i]) * f_high[i], 0.0)
-                part[:, 0] += np.where(idx[:, i] == 0, kappa * (c[i] - low[i]) * f_low[i], 0.0)
+                part[:, 1] += np.where(idx[:, i] == last, face_pos[i][1], 0.0)
+                part[:, 0] += np.where(idx[:, i] == 0, face_pos[i][0], 0.0)
                 pos.append(part)
             for k, bits in enumerate(corners):
                 total = np.zeros(len(rows))
@@ -265,6 +264,17 @@ class Mesh:
                         mom[d] = mom[d] + kappa * t_gpos[i] * prod_except(f_tot, {i}, r)
                     else:
                         mom[d] = mom[d] + kappa * g_pos[i] * t_f[d] * prod_except(f_tot, {i, d}, r)
+            for i in range(n):
+                last = len(ax[i].f_total) - 1
+                for end, at, coord in ((0, 0, low[i]), (1, last, high[i])):
+                    neg = max(-faces[i][end], 0.0)
+                    if neg == 0.0:
+                        continue
+                    weight = np.where(idx[:, i] == at, neg, 0.0)
+                    mass = mass + weight * prod_except(f_tot, {i}, r)
+                    for d in range(n):
+                        mom[d] = mom[d] + (weight * coord * prod_except(f_tot, {i}, r) if d == i
+                                           else weight * t_f[d] * prod_except(f_tot, {i, d}, r))
             cell_mass[rows] = mass
             moments[rows] = np.column_stack(mom)
         lo, hi = self.bounds()

@@ -11,7 +11,10 @@ appended to a model (refinement) without renumbering. The LP is
     u_i - u_j + g_i\cdot(P_j - P_i) \le 0 \;\; ((i, j) \in \mathcal{E}),\qquad
     0 \le u_i \le \sigma_X(P_i - c),\; u_c = 0,\; l \le g_i \le h,
 
-a relaxation of the feasible utilities for **any** pair set :math:`\mathcal{E}`.
+a relaxation of the feasible utilities for **any** pair set :math:`\mathcal{E}`. On a polytope
+``X`` the box :math:`[l, h]` is its bounding box and rows :math:`a_k\cdot g_i \le s_k` at the
+plane points (:func:`allocation_rows`) cut it down to ``X``; their right-hand side adds
+:math:`y_X^\top s` to the bound below.
 Writing it as :math:`\max\, q^\top z` s.t. :math:`Az \le 0`, :math:`lo \le z \le hi`, weak duality
 with box constraints gives, for every :math:`y \ge 0`,
 
@@ -38,7 +41,7 @@ of the negative-mass points, most of the LP, become one value and a few rows eac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,9 +53,10 @@ from ...problem import Problem
 from ..checks import require_finite_measure
 from .mesh import MeshPoints
 
-__all__ = ["DualTerms", "LPData", "UtilityColumns", "all_pairs", "certified_bound",
-           "delaunay_pairs", "dual_bound_terms", "find_cuts", "initial_pairs", "pair_keys",
-           "pair_matrix", "worst_point_per_plane"]
+__all__ = ["DualTerms", "LPData", "UtilityColumns", "all_pairs", "allocation_fields",
+           "allocation_rows", "certified_bound", "delaunay_pairs", "dual_bound_terms",
+           "facet_rows", "find_cuts", "initial_pairs", "pair_keys", "pair_matrix",
+           "worst_point_per_plane"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -114,6 +118,10 @@ class LPData(UtilityColumns):
         Points whose tangent planes enter the LP: only they may be the source ``i`` of a pair
         row. With ``planes="positive"`` these are the points of positive mass and the belief,
         and the gradient columns of all other points are fixed at 0.
+    facet_normals, facet_bounds : arrays of shape (K, n) and (K,)
+        A polytope allocation set beyond its bounding box (the column bounds ``lo``, ``hi`` of
+        ``g``): rows :math:`a_k \\cdot g_i \\le s_k` at every plane point
+        (:meth:`amm_opt.Polytope.relaxation_rows`, valid for the exact set). Empty for a box.
     """
 
     points: FloatArray
@@ -126,6 +134,8 @@ class LPData(UtilityColumns):
     quadrature_error: float
     value_scale: float
     has_plane: NDArray[np.bool_]
+    facet_normals: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    facet_bounds: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
     @property
@@ -166,8 +176,45 @@ class LPData(UtilityColumns):
                                             strict=True), indexing="ij")).reshape(n, -1).T
         u_max = float(problem.support_function(corners - c).max()) * (1.0 + 8 * (n + 2) * _EPS)
         scale = float(np.maximum(np.abs(problem.value_low), np.abs(problem.value_high)).sum())
+        normals, bounds = facet_rows(problem)
         return cls(pts, mp.masses, mp.belief_index, lower, upper, cost, u_max,
-                   mp.quadrature_error, scale, has_plane)
+                   mp.quadrature_error, scale, has_plane, normals, bounds)
+
+
+def facet_rows(problem: Problem) -> tuple[FloatArray, FloatArray]:
+    """``(normals (K, n), bounds (K,))`` of ``X`` beyond its bounding box (none for a box)."""
+    if problem.allocation_is_box:
+        return np.zeros((0, problem.goods)), np.zeros(0)
+    return problem.allocation.relaxation_rows()
+
+
+def allocation_fields(data: Any, duals: FloatArray | None) -> dict[str, Any]:
+    """The polytope rows' fields of an :class:`~amm_opt.certificates.lp.LPCertificate` (none on
+    a box): normals, bounds, and the duals they were evaluated at."""
+    normals = getattr(data, "facet_normals", None)
+    if normals is None or normals.shape[0] == 0:
+        return {}
+    return {"allocation_normals": np.asarray(normals, dtype=np.float64),
+            "allocation_bounds": np.asarray(data.facet_bounds, dtype=np.float64),
+            "allocation_duals": None if duals is None else np.asarray(duals, dtype=np.float64)}
+
+
+def allocation_rows(data: Any) -> tuple[sp.csr_matrix, FloatArray] | None:
+    r"""The rows :math:`a_k \cdot g_i \le s_k` (plane point by plane point, facet by facet) as
+    ``(matrix (P K, N (n + 1)), rhs (P K,))``; None where ``data`` has none (a box)."""
+    normals = getattr(data, "facet_normals", None)
+    if normals is None or normals.shape[0] == 0:
+        return None
+    planes = data.planes
+    k, n = normals.shape
+    width = n + 1
+    cols = (planes[:, None, None] * width + 1 + np.arange(n)[None, None, :])
+    cols = np.broadcast_to(cols, (len(planes), k, n)).reshape(-1, n)
+    vals = np.broadcast_to(normals[None, :, :], (len(planes), k, n)).reshape(-1, n)
+    indptr = np.arange(cols.shape[0] + 1, dtype=np.int64) * n
+    matrix = sp.csr_matrix((vals.ravel(), cols.ravel(), indptr),
+                           shape=(cols.shape[0], data.columns))
+    return matrix, np.tile(data.facet_bounds, len(planes))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,30 +350,40 @@ class DualTerms:
     roundoff: float
 
 
-def dual_bound_terms(data: Any, matrix: Any, duals: FloatArray | None) -> DualTerms:
-    """:class:`DualTerms` of ``data`` (``cost``, ``lower``, ``upper``, ``columns``) and the pair
-    rows ``matrix`` at ``duals`` (None: zero duals, the trivial bound of the box)."""
-    rows = matrix.shape[0]
+def _clipped(duals: FloatArray | None, rows: int) -> FloatArray:
+    """Duals as a finite vector ``>= 0`` of length ``rows`` (None: zeros)."""
     if duals is None or rows == 0:
-        y = np.zeros(rows)
-    else:
-        y = np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
-                                     neginf=0.0), 0.0)
+        return np.zeros(rows)
+    return np.maximum(np.nan_to_num(np.asarray(duals, dtype=np.float64), nan=0.0, posinf=0.0,
+                                    neginf=0.0), 0.0)
+
+
+def dual_bound_terms(data: Any, matrix: Any, duals: FloatArray | None,
+                     rhs: FloatArray | None = None) -> DualTerms:
+    """:class:`DualTerms` of ``data`` (``cost``, ``lower``, ``upper``, ``columns``) and the
+    rows ``matrix`` :math:`\\le` ``rhs`` (None: 0, the pair rows) at ``duals`` (None: zero duals,
+    the trivial bound of the box). A right-hand side adds :math:`y^\top s` to the bound."""
+    rows = matrix.shape[0]
+    y = _clipped(duals, rows)
     csr = sp.csr_matrix(matrix)
     at_y = csr.T @ y if rows else np.zeros(data.columns)
     r = data.cost - at_y
     terms = np.maximum(data.lower * r, data.upper * r)
-    raw = float(terms.sum())
+    rhs_terms = np.zeros(0) if rhs is None else y * np.asarray(rhs, dtype=np.float64)
+    raw = float(terms.sum() + rhs_terms.sum())
     col_nnz = int(np.bincount(csr.indices, minlength=data.columns).max(initial=0)) if rows else 0
     abs_at_y = abs(csr).T @ y if rows else np.zeros(data.columns)
     box = np.maximum(np.abs(data.lower), np.abs(data.upper))
+    # The right-hand side's products and the sum of all terms: a dot product of
+    # N + R + 1 terms is within gamma_{N+R+1} of the sum of their magnitudes.
     roundoff = (_gamma(col_nnz + 3) * float((box * (np.abs(data.cost) + abs_at_y)).sum())
-                + _gamma(len(terms) + 1) * float(np.abs(terms).sum()))
+                + _gamma(len(terms) + len(rhs_terms) + 1)
+                * float(np.abs(terms).sum() + np.abs(rhs_terms).sum()))
     return DualTerms(r, terms, raw, box, roundoff)
 
 
-def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | None
-                    ) -> tuple[float, dict[str, Any]]:
+def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | None,
+                    allocation_duals: FloatArray | None = None) -> tuple[float, dict[str, Any]]:
     r"""Certified upper bound on the LP (hence on the optimal profit) from any row duals.
 
     .. math::
@@ -358,8 +415,22 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
         All pair rows of the LP.
     duals : array of shape (rows,) or None
         Row duals of the maximisation (any sign: negative entries are clipped to 0).
+    allocation_duals : array or None
+        Duals of the polytope rows :func:`allocation_rows` (a box has none): with them the rows
+        are :math:`[A_X; A]` and the bound gains :math:`y_X^\top s` (the rows' right-hand side).
     """
-    t = dual_bound_terms(data, matrix, duals)
+    clipped = 0 if duals is None else int((np.asarray(duals) < 0).sum())
+    extra = allocation_rows(data)
+    if extra is not None:
+        a_x, s_x = extra
+        y_pairs = _clipped(duals, matrix.shape[0])
+        matrix = sp.vstack([a_x, sp.csr_matrix(matrix)], format="csr")
+        rhs = np.concatenate([s_x, np.zeros(len(y_pairs))])
+        duals = None if duals is None and allocation_duals is None else \
+            np.concatenate([_clipped(allocation_duals, a_x.shape[0]), y_pairs])
+        t = dual_bound_terms(data, matrix, duals, rhs)
+    else:
+        t = dual_bound_terms(data, matrix, duals)
     r, raw = t.reduced_cost, t.raw
     g_cols = np.arange(data.columns) % (data.goods + 1) != 0
     lipschitz = float(np.max(np.maximum(np.abs(data.lower[g_cols]),
@@ -371,8 +442,7 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
     bound = float(np.nextafter(raw + allowance + quad, np.inf))
     return bound, {"raw": raw, "roundoff_allowance": allowance, "quadrature_allowance": quad,
                    "box_term": float(np.maximum(r, 0.0) @ data.upper),
-                   "negative_duals_clipped": 0 if duals is None else
-                   int((np.asarray(duals) < 0).sum()),
+                   "negative_duals_clipped": clipped,
                    "duals": duals is not None}
 
 

@@ -256,8 +256,9 @@ class OrbitCuttingPlanes(CuttingPlanes):
             self.pending = None
         return super()._finished(sol, cuts, stop)
 
-    def _bound(self, matrix: Any, duals: FloatArray | None) -> tuple[float, dict[str, Any]]:
-        bound, info = certified_bound(self.model.data, matrix, duals)
+    def _bound(self, matrix: Any, duals: FloatArray | None,
+               allocation_duals: FloatArray | None = None) -> tuple[float, dict[str, Any]]:
+        bound, info = certified_bound(self.model.data, matrix, duals, allocation_duals)
         bound = float(np.nextafter(bound + self.orbits.allowance, np.inf))
         return bound, {**info, "orbit_allowance": self.orbits.allowance}
 

@@ -189,6 +189,8 @@ class GridLP(Solver):
     provides_upper: ClassVar[bool] = True
     needs_density: ClassVar[bool] = True
     linear_update_only: ClassVar[str | None] = "the grid LP is derived for the linear update"
+    supports_polytope_allocation: ClassVar[bool] = True
+    supports_belief_outside_values: ClassVar[bool] = True
 
     option_rules: ClassVar[dict[str, Rule]] = {
         "grid": Grid(), "pairs": Choice(("cuts", "all")),

@@ -32,6 +32,7 @@ from .model import (
     Cuts,
     LPData,
     all_pairs,
+    allocation_fields,
     certified_bound,
     find_cuts,
     key_pairs,
@@ -267,7 +268,7 @@ class CuttingPlanes:
         run.timings["lp"] += sol.seconds
         t0 = time.perf_counter()
         matrix = self.model.lp.matrix()
-        upper, info = self._bound(matrix, sol.y)
+        upper, info = self._bound(matrix, sol.y, sol.y_allocation)
         run.add_time("bound", t0)
         self._offer_upper(rnd, sol, upper, info, int(matrix.shape[0]))
         record: dict[str, Any] = {"round": rnd, "pairs": int(matrix.shape[0]),
@@ -287,9 +288,10 @@ class CuttingPlanes:
         self.summary["rounds"].append(record)
         return cuts, self._report(rnd, record, cuts)
 
-    def _bound(self, matrix: Any, duals: FloatArray | None) -> tuple[float, dict[str, Any]]:
+    def _bound(self, matrix: Any, duals: FloatArray | None,
+               allocation_duals: FloatArray | None = None) -> tuple[float, dict[str, Any]]:
         """The certified bound at this round's duals (:func:`.model.certified_bound`)."""
-        return certified_bound(self.model.data, matrix, duals)
+        return certified_bound(self.model.data, matrix, duals, allocation_duals)
 
     def _offer_upper(self, rnd: int, sol: LPSolution, upper: float, info: dict[str, Any],
                      rows: int) -> None:
@@ -303,7 +305,8 @@ class CuttingPlanes:
             quadrature_allowance=info["quadrature_allowance"], points=data.points,
             masses=data.masses, pair_source=pair_i, pair_target=pair_j,
             duals=None if sol.y is None else np.asarray(sol.y, dtype=np.float64),
-            stage=self.stage, round=rnd, lp_status=sol.status.value)
+            stage=self.stage, round=rnd, lp_status=sol.status.value,
+            **allocation_fields(data, sol.y_allocation))
         best.offer_upper(certificate, {**info, "stage": self.stage, "round": rnd,
                                        "points": data.size, "pairs": rows,
                                        "lp_status": sol.status.value})

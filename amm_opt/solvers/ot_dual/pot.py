@@ -16,8 +16,8 @@ from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status, status_from_table
 
-__all__ = ["PlanOutcome", "balance_through_atom", "exactly_balanced", "make_certificate",
-           "run_pot_emd"]
+__all__ = ["PlanOutcome", "allocation_vertices", "balance_through_atom", "exactly_balanced",
+           "make_certificate", "run_pot_emd"]
 
 FloatArray = NDArray[np.float64]
 
@@ -42,6 +42,14 @@ class PlanOutcome:
     seconds: float
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+
+
+def allocation_vertices(problem: Problem) -> FloatArray | None:
+    """The allocation polytope's vertices, shape (V, goods), or None for a box (whose separable
+    support function is the fast path of :func:`~amm_opt.certificates.transport.pair_costs`)."""
+    if problem.allocation_is_box:
+        return None
+    return np.asarray(problem.allocation.vertices, dtype=np.float64)
 
 
 def balance_through_atom(masses: FloatArray, atom: NDArray[np.bool_]) -> FloatArray:
@@ -189,7 +197,8 @@ def make_certificate(problem: Problem, gm: GridMeasure, kind: str, points: Float
         belief=np.asarray(problem.belief), allocation_low=problem.allocation_low,
         allocation_high=problem.allocation_high, value_low=problem.value_low,
         value_high=problem.value_high, grid=gm.shape, structure=structure,
-        quadrature_error=gm.quadrature_error, solver_cost=solver_cost, method=method)
+        quadrature_error=gm.quadrature_error, solver_cost=solver_cost, method=method,
+        allocation_vertices=allocation_vertices(problem))
 
 
 def elapsed(start: float) -> float:
