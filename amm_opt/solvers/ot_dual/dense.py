@@ -22,7 +22,14 @@ from ...certificates.transport import pair_costs
 from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status
-from .pot import PlanOutcome, balance_through_atom, elapsed, make_certificate, run_pot_emd
+from .pot import (
+    PlanOutcome,
+    allocation_vertices,
+    balance_through_atom,
+    elapsed,
+    make_certificate,
+    run_pot_emd,
+)
 
 __all__ = ["dense_cost_matrix", "dense_size", "solve_dense"]
 
@@ -48,13 +55,19 @@ def dense_cost_matrix(problem: Problem, kind: str, sources: FloatArray, sinks: F
                       from_atom: NDArray[np.bool_]) -> FloatArray:
     """Ground-cost matrix of shape (len(sources), len(sinks)), evaluated in row chunks."""
     n = problem.goods
-    per_row = max(1, len(sinks) * ((n + 1) * n if kind == "radial" else n))
+    verts = allocation_vertices(problem)
+    # Work entries per cost: n for a box; V dot products for a polytope; radial evaluates K
+    # candidate steps (n for a box, up to V(V-1)/2 for a polytope) at each of them.
+    width = n if verts is None else max(n, verts.shape[0])
+    steps = n if verts is None else max(n, verts.shape[0] * (verts.shape[0] - 1) // 2)
+    per_row = max(1, len(sinks) * ((steps + 1) * max(width, n) if kind == "radial" else width))
     rows = max(1, _CHUNK_ENTRIES // per_row)
     out = np.empty((len(sources), len(sinks)))
     for start in range(0, len(sources), rows):
         sl = slice(start, start + rows)
         out[sl] = pair_costs(kind, sources[sl, None, :], sinks[None, :, :], from_atom[sl, None],
-                             problem.belief, problem.allocation_low, problem.allocation_high)
+                             problem.belief, problem.allocation_low, problem.allocation_high,
+                             vertices=verts)
     return out
 
 

@@ -10,9 +10,29 @@ barycentre, and the atom to every barycentre, each with the ground cost of its e
     \sum_{e \text{ out of } p} f_e - \sum_{e \text{ into } p} f_e = m_p \quad \forall p.
 
 Any feasible flow's cost bounds the optimum (telescoping along its paths); for the transport
-cost the graph distance equals :math:`\sigma_X`, so the flow optimum is the dense transport
-optimum (``docs/math/transport.md``). Solved by POT's network simplex on a sparse cost (as a
-transportation problem with a buffer at every vertex) or by HiGHS on the node-arc LP.
+cost on a box the graph distance equals :math:`\sigma_X`, so the flow optimum is the dense
+transport optimum (``docs/math/transport.md``). Solved by POT's network simplex on a sparse cost
+(as a transportation problem with a buffer at every vertex) or by HiGHS on the node-arc LP.
+
+**Polytope allocation sets.** Every arc is priced with its own exact ground cost
+:math:`\sigma_X(p_i - p_j)`, which bounds :math:`u(p_i) - u(p_j)` for every :math:`u \in U`
+whatever the path it lies on, so every flow on this graph is a valid plan and its cost a valid
+upper bound; the arcs can never make the bound *invalid*. What a non-box :math:`X` changes is
+tightness. A lattice path from :math:`x` to :math:`y` costs :math:`\sum_k \sigma_X(s_k) \ge
+\sigma_X(\sum_k s_k) = \sigma_X(x - y)` (subadditivity), with equality only when all steps
+:math:`s_k` lie in one cone of linearity of :math:`\sigma_X` (one cone of the normal fan of
+:math:`X`) together with :math:`x - y`. The flow minimises over a larger cost, so its optimum is
+**at least** the dense optimum: too high a cost gives a looser, never a wrong, bound (a cost
+below :math:`\sigma_X` would be the invalid direction). With axis steps alone the graph distance
+is the support function of :math:`X`'s bounding box, far too loose for unit demand or a swap
+(whose bounding boxes are :math:`[0,1]^2` and :math:`[-1,1]^2`). For a polytope the graph
+therefore also joins every vertex to its diagonal lattice neighbours (all offsets in
+:math:`\{-1, 0, 1\}^n`): on a grid of equal steps these directions generate the normal fans of
+unit demand (rays :math:`-e_i` and :math:`\mathbf 1`), pure swaps (:math:`\pm(e_i + e_j)` and
+axes) and budget sets with unit weights, so vertex-to-vertex distances are then exactly
+:math:`\sigma_X`; only the last hop into a barycentre may overpay, by :math:`O(h)` per unit of
+mass. :class:`~amm_opt.solvers.ot_dual.OTDual` picks the exact dense solver for polytopes when it
+fits (``method="auto"``).
 """
 
 from __future__ import annotations
@@ -29,9 +49,16 @@ from ...certificates.transport import pair_costs
 from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status, status_from_table
-from .pot import PlanOutcome, balance_through_atom, elapsed, make_certificate, run_pot_emd
+from .pot import (
+    PlanOutcome,
+    allocation_vertices,
+    balance_through_atom,
+    elapsed,
+    make_certificate,
+    run_pot_emd,
+)
 
-__all__ = ["FLOW_SOLVERS", "GridGraph", "build_grid_graph", "solve_flow"]
+__all__ = ["FLOW_SOLVERS", "GridGraph", "build_grid_graph", "neighbour_offsets", "solve_flow"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -96,6 +123,28 @@ def _ray_arcs(gm: GridMeasure) -> tuple[IntArray, IntArray]:
     return src.astype(np.int64), dst.astype(np.int64)
 
 
+def neighbour_offsets(goods: int, box: bool) -> list[tuple[int, ...]]:
+    """Lattice offsets joined by neighbour arcs: the ``2 n`` axis steps for a box (its
+    separable support function makes monotone axis paths exact), all of
+    :math:`\{-1, 0, 1\}^n \setminus \{0\}` for a polytope (see the module docstring)."""
+    axis = [tuple(s if i == k else 0 for i in range(goods)) for k in range(goods)
+            for s in (1, -1)]
+    if box:
+        return axis
+    rest = [o for o in itertools.product((-1, 0, 1), repeat=goods)
+            if sum(map(abs, o)) > 1]
+    return axis + rest
+
+
+def _offset_arcs(vid: IntArray, offset: tuple[int, ...]) -> tuple[IntArray, IntArray]:
+    """Arcs from every vertex to the vertex ``offset`` lattice steps away (where it exists)."""
+    src_sl = tuple(slice(0, -1) if o > 0 else slice(1, None) if o < 0 else slice(None)
+                   for o in offset)
+    dst_sl = tuple(slice(1, None) if o > 0 else slice(0, -1) if o < 0 else slice(None)
+                   for o in offset)
+    return vid[src_sl].ravel(), vid[dst_sl].ravel()
+
+
 def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
     """Nodes and arcs of the grid flow for ground cost ``kind``."""
     n = gm.goods
@@ -115,11 +164,10 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
     vid = np.arange(nv, dtype=np.int64).reshape(shape)
     src: list[IntArray] = []
     dst: list[IntArray] = []
-    for axis in range(n):
-        lo = np.take(vid, np.arange(shape[axis] - 1), axis=axis).ravel()
-        hi = np.take(vid, np.arange(1, shape[axis]), axis=axis).ravel()
-        src += [lo, hi]
-        dst += [hi, lo]
+    for offset in neighbour_offsets(n, problem.allocation_is_box):
+        s_ids, d_ids = _offset_arcs(vid, offset)
+        src.append(s_ids)
+        dst.append(d_ids)
     bary_ids = nv + np.arange(nb, dtype=np.int64)
     cell_idx = np.unravel_index(keep, cells)
     for corner in itertools.product((0, 1), repeat=n):
@@ -137,7 +185,8 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
     source = np.concatenate(src)
     target = np.concatenate(dst)
     cost = pair_costs(kind, points[source], points[target], source == atom, problem.belief,
-                      problem.allocation_low, problem.allocation_high)
+                      problem.allocation_low, problem.allocation_high,
+                      vertices=allocation_vertices(problem))
     return GridGraph(points, masses, balanced, point_kind, source, target, cost, nv, nb, rays)
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from ...certificates.transport import COST_KINDS
 from ...discretisation import discretize
 from ...errors import OptionError, ResourceLimitError, UnsupportedProblemError
-from ...limits import require_memory
+from ...limits import memory_limit, require_memory
 from ...options import Choice, Grid, Integer, Real, Rule, grid_cells, grid_points
 from ...problem import Problem
 from ...result import Bounds, Result, Status
@@ -84,11 +84,14 @@ class OTDual(Solver):
         without the free atom: a loose sanity number). ``bounds.upper`` is the smallest
         certified one; all are in ``stats["transport_bounds"]``.
     method : {"auto", "flow", "dense"}
-        ``"flow"``: min-cost flow on the grid graph (O(grid) memory; for ``"transport"`` equal
-        to the dense optimum, see :mod:`amm_opt.solvers.ot_dual.flow`). ``"dense"``: ``ot.emd`` on
-        the (sources × sinks) cost matrix; its plan goes straight from sources to sinks, which
-        is what the paper draws. ``"auto"`` picks the flow, which was faster at every grid
-        measured (BENCHMARKS.md).
+        ``"flow"``: min-cost flow on the grid graph (O(grid) memory; for ``"transport"`` on a
+        box equal to the dense optimum, see :mod:`amm_opt.solvers.ot_dual.flow`). ``"dense"``:
+        ``ot.emd`` on the (sources × sinks) cost matrix; its plan goes straight from sources to
+        sinks, which is what the paper draws. ``"auto"`` picks the flow for a box, which was
+        faster at every grid measured (BENCHMARKS.md). For a polytope allocation set the flow's
+        lattice paths can only overpay :math:`\sigma_X` (a valid but possibly looser bound), so
+        ``"auto"`` picks the exact dense solver when its cost matrix fits
+        ``max_dense_entries`` and memory, and the flow otherwise.
     flow_solver : {"network_simplex", "highs"}
         POT's sparse network simplex (default, faster) or HiGHS on the arc LP.
     num_iter_max : int
@@ -139,6 +142,9 @@ class OTDual(Solver):
     provides_menu: ClassVar[bool] = False
     provides_upper: ClassVar[bool] = True
     needs_density: ClassVar[bool] = True
+    # sigma_X of a polytope is a vertex maximum (certificates.transport.pair_costs); every
+    # transport move stays valid for any convex X.
+    supports_polytope_allocation: ClassVar[bool] = True
 
     option_rules: ClassVar[dict[str, Rule]] = {
         "grid": Grid(optional=False), "method": Choice(("auto", "flow", "dense")),
@@ -174,15 +180,24 @@ class OTDual(Solver):
                 f"has {points:.4g} points, above max_points = {self.max_points}", field="grid",
                 value=self.grid, allowed=f"a coarser grid (fewer goods), or max_points >= "
                                          f"{points}")
-        # Grid-flow arcs: 2n per vertex, 2^n + 1 per cell; each arc's cost, ends and flow,
-        # and POT's copies of them.
-        arcs = 2 * problem.goods * vertices + (2 ** min(problem.goods, 60) + 1) * count
+        # Grid-flow arcs: 2n per vertex (3^n - 1 for a polytope: diagonal neighbours too),
+        # 2^n + 1 per cell; each arc's cost, ends and flow, and POT's copies of them.
+        n = min(problem.goods, 60)
+        per_vertex = 2 * n if problem.allocation_is_box else 3 ** n - 1
+        arcs = per_vertex * vertices + (2 ** n + 1) * count
         require_memory(8.0 * 12 * arcs, f"the transport problem on {points:.4g} points",
                        "grid", "a coarser grid")
 
-    def _choose_method(self, gm: Any) -> str:
+    def _choose_method(self, gm: Any, problem: Problem) -> str:
         from .dense import dense_size
 
+        if self.method == "auto" and not problem.allocation_is_box:
+            sources, sinks = dense_size(gm)
+            # The flow can only overpay sigma_X on a polytope (flow.py): exact dense when it
+            # fits, the (valid, looser) flow otherwise.
+            fits = (sources * sinks <= self.max_dense_entries
+                    and 3 * 8.0 * sources * sinks <= memory_limit())
+            return "dense" if fits else "flow"
         if self.method == "dense":
             sources, sinks = dense_size(gm)
             if sources * sinks > self.max_dense_entries:
@@ -215,7 +230,7 @@ class OTDual(Solver):
         gm = discretize(problem, self.grid)
         require_finite_measure(gm.point_masses()[1], gm.quadrature_error, problem)
         discretize_seconds = time.perf_counter() - start
-        method = self._choose_method(gm)
+        method = self._choose_method(gm, problem)
         outcomes = [self._solve_one(problem, gm, kind, method, deadline) for kind in self.costs]
         _reprice_radial(outcomes)
 
