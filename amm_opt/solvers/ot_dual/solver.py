@@ -40,7 +40,7 @@ from ...problem import Problem
 from ...result import Bounds, Result, Status
 from ..base import Solver
 from ..checks import require_finite_measure
-from .flow import FLOW_SOLVERS
+from .flow import FLOW_SOLVERS, flow_is_exact
 from .pot import PlanOutcome
 
 __all__ = ["OTDual"]
@@ -89,9 +89,12 @@ class OTDual(Solver):
         ``ot.emd`` on the (sources × sinks) cost matrix; its plan goes straight from sources to
         sinks, which is what the paper draws. ``"auto"`` picks the flow for a box, which was
         faster at every grid measured (BENCHMARKS.md). For a polytope allocation set the flow's
-        lattice paths can only overpay :math:`\sigma_X` (a valid but possibly looser bound), so
-        ``"auto"`` picks the exact dense solver when its cost matrix fits
-        ``max_dense_entries`` and memory, and the flow otherwise.
+        lattice paths (axis and diagonal steps) can only overpay :math:`\sigma_X`: a valid but
+        possibly looser bound. ``"auto"`` keeps the flow where its distances are provably exact
+        (:func:`~amm_opt.solvers.ot_dual.flow.flow_is_exact`: two goods, every ray of the
+        normal fan of :math:`X` a lattice step, as for unit demand, pure swaps and unit-weight
+        budgets on a square grid) and otherwise picks the exact dense solver when its cost
+        matrix fits ``max_dense_entries`` and memory, the flow when it does not.
     flow_solver : {"network_simplex", "highs"}
         POT's sparse network simplex (default, faster) or HiGHS on the arc LP.
     num_iter_max : int
@@ -191,10 +194,11 @@ class OTDual(Solver):
     def _choose_method(self, gm: Any, problem: Problem) -> str:
         from .dense import dense_size
 
-        if self.method == "auto" and not problem.allocation_is_box:
+        if self.method == "auto" and not flow_is_exact(problem, gm):
             sources, sinks = dense_size(gm)
-            # The flow can only overpay sigma_X on a polytope (flow.py): exact dense when it
-            # fits, the (valid, looser) flow otherwise.
+            # On a polytope whose normal fan the lattice steps miss, the flow can only overpay
+            # sigma_X (flow.py): the exact dense plan when it fits, the valid but looser flow
+            # otherwise.
             fits = (sources * sinks <= self.max_dense_entries
                     and 3 * 8.0 * sources * sinks <= memory_limit())
             return "dense" if fits else "flow"
