@@ -34,8 +34,10 @@ from ..errors import OptionError
 __all__ = [
     "COST_KINDS",
     "TransportCertificate",
+    "arc_costs",
     "pair_costs",
     "utility_bound",
+    "work_per_cost",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -206,6 +208,35 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
     if kind != "w1":
         cost = np.where(np.asarray(from_atom, dtype=bool), 0.0, cost)
     return np.asarray(cost, dtype=np.float64)
+
+
+def work_per_cost(kind: str, goods: int, vertices: ArrayLike | None = None) -> int:
+    """Floats of scratch space one :func:`pair_costs` entry needs (for sizing chunks): ``goods``
+    for a box, one dot product per vertex for a polytope, times the radial candidates."""
+    v = 0 if vertices is None else int(np.shape(vertices)[0])
+    width = max(goods, v)
+    if kind != "radial":
+        return width
+    steps = goods if v == 0 or v > _MAX_PAIR_VERTICES else max(goods, v * (v - 1) // 2)
+    return (steps + 1) * width
+
+
+def arc_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, belief: ArrayLike,
+              allocation_low: ArrayLike, allocation_high: ArrayLike, *, upper: bool = False,
+              vertices: ArrayLike | None = None, entries: int = 1 << 22) -> FloatArray:
+    """:func:`pair_costs` of arcs ``x[e] -> y[e]`` (arrays of shape (E, n), ``from_atom`` of
+    shape (E,)), in chunks of about ``entries`` floats of scratch space (a polytope with many
+    vertices needs one dot product per vertex and arc)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    atom = np.broadcast_to(np.asarray(from_atom, dtype=bool), x.shape[:1])
+    chunk = max(1, entries // max(1, work_per_cost(kind, x.shape[1], vertices)))
+    out = np.empty(x.shape[0])
+    for start in range(0, out.size, chunk):
+        sl = slice(start, start + chunk)
+        out[sl] = pair_costs(kind, x[sl], y[sl], atom[sl], belief, allocation_low,
+                             allocation_high, upper=upper, vertices=vertices)
+    return out
 
 
 def utility_bound(value_low: ArrayLike, value_high: ArrayLike, belief: ArrayLike,
@@ -411,15 +442,16 @@ class TransportCertificate:
 
     # ------------------------------------------------------------------ certification
     def arc_costs(self, *, upper: bool = True, chunk: int = 1 << 18) -> FloatArray:
-        """Ground cost of every arc, shape (E,) (rounded up by default)."""
+        """Ground cost of every arc, shape (E,) (rounded up by default); ``chunk`` arcs at a
+        time (fewer for a polytope with many vertices)."""
         out = np.empty(self.flow.shape)
         for start in range(0, out.size, chunk):
             sl = slice(start, start + chunk)
             i, j = self.source[sl], self.target[sl]
-            out[sl] = pair_costs(self.kind, self.points[i], self.points[j],
-                                 self.point_kind[i] == _KIND_ATOM, self.belief,
-                                 self.allocation_low, self.allocation_high, upper=upper,
-                                 vertices=self.allocation_vertices)
+            out[sl] = arc_costs(self.kind, self.points[i], self.points[j],
+                                self.point_kind[i] == _KIND_ATOM, self.belief,
+                                self.allocation_low, self.allocation_high, upper=upper,
+                                vertices=self.allocation_vertices)
         return out
 
     def net_outflow(self) -> FloatArray:

@@ -18,7 +18,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from ...certificates.transport import pair_costs
+from ...certificates.transport import pair_costs, work_per_cost
 from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status
@@ -35,7 +35,7 @@ __all__ = ["dense_cost_matrix", "dense_size", "solve_dense"]
 
 FloatArray = NDArray[np.float64]
 _KIND_ATOM = 2
-_CHUNK_ENTRIES = 1 << 22      # cost entries evaluated at once (radial needs (n + 1) n per entry)
+_CHUNK_ENTRIES = 1 << 22      # scratch floats per chunk of costs (work_per_cost per entry)
 
 
 def _sources_and_sinks(gm: GridMeasure):
@@ -56,11 +56,7 @@ def dense_cost_matrix(problem: Problem, kind: str, sources: FloatArray, sinks: F
     """Ground-cost matrix of shape (len(sources), len(sinks)), evaluated in row chunks."""
     n = problem.goods
     verts = allocation_vertices(problem)
-    # Work entries per cost: n for a box; V dot products for a polytope; radial evaluates K
-    # candidate steps (n for a box, up to V(V-1)/2 for a polytope) at each of them.
-    width = n if verts is None else max(n, verts.shape[0])
-    steps = n if verts is None else max(n, verts.shape[0] * (verts.shape[0] - 1) // 2)
-    per_row = max(1, len(sinks) * ((steps + 1) * max(width, n) if kind == "radial" else width))
+    per_row = max(1, len(sinks) * work_per_cost(kind, n, verts))
     rows = max(1, _CHUNK_ENTRIES // per_row)
     out = np.empty((len(sources), len(sinks)))
     for start in range(0, len(sources), rows):

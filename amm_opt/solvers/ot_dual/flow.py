@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ...certificates.transport import pair_costs
+from ...certificates.transport import arc_costs
 from ...discretisation import GridMeasure
 from ...problem import Problem
 from ...result import Status, status_from_table
@@ -225,9 +225,9 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
         dst.append(rd)
     source = np.concatenate(src)
     target = np.concatenate(dst)
-    cost = pair_costs(kind, points[source], points[target], source == atom, problem.belief,
-                      problem.allocation_low, problem.allocation_high,
-                      vertices=allocation_vertices(problem))
+    cost = arc_costs(kind, points[source], points[target], source == atom, problem.belief,
+                     problem.allocation_low, problem.allocation_high,
+                     vertices=allocation_vertices(problem))
     return GridGraph(points, masses, balanced, point_kind, source, target, cost, nv, nb, rays)
 
 
