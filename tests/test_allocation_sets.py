@@ -259,7 +259,7 @@ def test_separate_with_belief_above_values_only_buys():
 
 
 # ------------------------------------------------------------------ refusals
-@pytest.mark.parametrize("backend", ["ot_dual", "types_lp", "separate"])
+@pytest.mark.parametrize("backend", ["separate"])
 def test_engines_without_support_refuse_polytopes_clearly(backend):
     cls = get_solver_class(backend)
     if not cls.is_available():
@@ -269,7 +269,7 @@ def test_engines_without_support_refuse_polytopes_clearly(backend):
     assert info.value.allowed and "rochetnet" in info.value.allowed
 
 
-@pytest.mark.parametrize("backend", ["ot_dual", "types_lp"])
+@pytest.mark.parametrize("backend", ["ot_dual"])
 def test_engines_without_support_refuse_beliefs_outside_v(backend):
     cls = get_solver_class(backend)
     if not cls.is_available():

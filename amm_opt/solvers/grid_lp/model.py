@@ -56,7 +56,7 @@ from .mesh import MeshPoints
 __all__ = ["DualTerms", "LPData", "UtilityColumns", "all_pairs", "allocation_fields",
            "allocation_rows", "certified_bound", "delaunay_pairs", "dual_bound_terms",
            "facet_rows", "find_cuts", "initial_pairs", "pair_keys", "pair_matrix",
-           "worst_point_per_plane"]
+           "with_allocation_rows", "worst_point_per_plane"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -199,13 +199,30 @@ def allocation_fields(data: Any, duals: FloatArray | None) -> dict[str, Any]:
             "allocation_duals": None if duals is None else np.asarray(duals, dtype=np.float64)}
 
 
+def with_allocation_rows(data: Any, matrix: Any, duals: FloatArray | None,
+                         allocation_duals: FloatArray | None
+                         ) -> tuple[Any, FloatArray | None, FloatArray | None]:
+    """``(rows, duals, rhs)`` for :func:`dual_bound_terms`: the pair rows alone on a box, the
+    polytope rows :func:`allocation_rows` stacked above them otherwise (rhs ``s``, then 0)."""
+    extra = allocation_rows(data)
+    if extra is None:
+        return matrix, duals, None
+    a_x, s_x = extra
+    y_pairs = _clipped(duals, matrix.shape[0])
+    stacked = sp.vstack([a_x, sp.csr_matrix(matrix)], format="csr")
+    rhs = np.concatenate([s_x, np.zeros(len(y_pairs))])
+    both = None if duals is None and allocation_duals is None else \
+        np.concatenate([_clipped(allocation_duals, a_x.shape[0]), y_pairs])
+    return stacked, both, rhs
+
+
 def allocation_rows(data: Any) -> tuple[sp.csr_matrix, FloatArray] | None:
     r"""The rows :math:`a_k \cdot g_i \le s_k` (plane point by plane point, facet by facet) as
     ``(matrix (P K, N (n + 1)), rhs (P K,))``; None where ``data`` has none (a box)."""
     normals = getattr(data, "facet_normals", None)
     if normals is None or normals.shape[0] == 0:
         return None
-    planes = data.planes
+    planes = np.flatnonzero(data.has_plane).astype(np.int64)
     k, n = normals.shape
     width = n + 1
     cols = (planes[:, None, None] * width + 1 + np.arange(n)[None, None, :])
@@ -420,17 +437,7 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
         are :math:`[A_X; A]` and the bound gains :math:`y_X^\top s` (the rows' right-hand side).
     """
     clipped = 0 if duals is None else int((np.asarray(duals) < 0).sum())
-    extra = allocation_rows(data)
-    if extra is not None:
-        a_x, s_x = extra
-        y_pairs = _clipped(duals, matrix.shape[0])
-        matrix = sp.vstack([a_x, sp.csr_matrix(matrix)], format="csr")
-        rhs = np.concatenate([s_x, np.zeros(len(y_pairs))])
-        duals = None if duals is None and allocation_duals is None else \
-            np.concatenate([_clipped(allocation_duals, a_x.shape[0]), y_pairs])
-        t = dual_bound_terms(data, matrix, duals, rhs)
-    else:
-        t = dual_bound_terms(data, matrix, duals)
+    t = dual_bound_terms(data, *with_allocation_rows(data, matrix, duals, allocation_duals))
     r, raw = t.reduced_cost, t.raw
     g_cols = np.arange(data.columns) % (data.goods + 1) != 0
     lipschitz = float(np.max(np.maximum(np.abs(data.lower[g_cols]),

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from ...result import Status, status_from_table
 from ..grid_lp.interfaces import LPSolution, RowStore
-from ..grid_lp.model import pair_rows
+from ..grid_lp.model import allocation_rows, pair_rows
 from .model import TypesData
 
 __all__ = ["DualHighsLP"]
@@ -69,6 +69,14 @@ class DualHighsLP:
         lp.a_matrix_.num_row_ = cols
         h.passModel(lp)
         self.h = h
+        # A polytope's rows a_k.g_i <= s_k are dual columns of cost s_k, ahead of the pairs'.
+        fixed = allocation_rows(data)
+        self.fixed_count = 0 if fixed is None else int(fixed[0].shape[0])
+        if fixed is not None:
+            csc = fixed[0].T.tocsc()                       # row r of A_X: its dual column
+            h.addCols(self.fixed_count, fixed[1], np.zeros(self.fixed_count),
+                      np.full(self.fixed_count, np.inf), csc.nnz,
+                      csc.indptr[:-1].astype(np.int32), csc.indices.astype(np.int32), csc.data)
 
     def add(self, i: IntArray, j: IntArray) -> None:
         i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
@@ -105,7 +113,10 @@ class DualHighsLP:
         sol = h.getSolution()
         z = np.asarray(sol.row_dual, dtype=np.float64) if sol.dual_valid else None
         values = np.asarray(sol.col_value, dtype=np.float64) if sol.value_valid else None
-        y = None if values is None else values[2 * self.data.columns:]
+        first = 2 * self.data.columns
+        y = None if values is None else values[first + self.fixed_count:]
+        y_x = None if values is None or not self.fixed_count else \
+            values[first:first + self.fixed_count]
         info = h.getInfo()
         return LPSolution(status, h.modelStatusToString(raw), z, y, seconds,
-                          int(info.simplex_iteration_count))
+                          int(info.simplex_iteration_count), y_allocation=y_x)

@@ -25,7 +25,14 @@ from ...limits import require_memory
 from ...problem import Problem
 from ...result import Status
 from ..grid_lp.interfaces import make_interface, resolve_interface
-from ..grid_lp.model import all_pairs, find_cuts, key_pairs, pair_keys, start_pairs
+from ..grid_lp.model import (
+    all_pairs,
+    allocation_fields,
+    find_cuts,
+    key_pairs,
+    pair_keys,
+    start_pairs,
+)
 from .model import TypesData, certified_bound
 from .types import TypeSet
 
@@ -141,7 +148,7 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
         out.lp_seconds += sol.seconds
         t0 = time.perf_counter()
         matrix = lp.matrix()
-        bound, info = certified_bound(data, matrix, sol.y)
+        bound, info = certified_bound(data, matrix, sol.y, sol.y_allocation)
         out.bound_seconds += time.perf_counter() - t0
         record: dict[str, Any] = {"round": rnd, "pairs": int(matrix.shape[0]),
                                   "lp_status": sol.status.value, "lp_seconds": sol.seconds,
@@ -154,7 +161,8 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
                 quadrature_allowance=0.0, points=data.points, masses=data.weights,
                 pair_source=src, pair_target=dst,
                 duals=None if sol.y is None else np.asarray(sol.y, dtype=np.float64),
-                stage=0, round=rnd, lp_status=sol.status.value)
+                stage=0, round=rnd, lp_status=sol.status.value,
+                **allocation_fields(data, sol.y_allocation))
         if sol.z is not None:
             out.z = sol.z
         out.rounds.append(record)
@@ -187,5 +195,6 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
             bound=bound, dual_objective=info["raw"],
             roundoff_allowance=info["roundoff_allowance"] + info["objective_allowance"],
             quadrature_allowance=0.0, points=data.points, masses=data.weights,
-            pair_source=src, pair_target=dst, duals=None, lp_status="not solved")
+            pair_source=src, pair_target=dst, duals=None, lp_status="not solved",
+            **allocation_fields(data, None))
     return out

@@ -29,7 +29,7 @@ stored objective :math:`q` (weights and :math:`t_i - c'(t_i)`, a few roundings e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,13 @@ from numpy.typing import NDArray
 
 from ...menu import Menu
 from ...problem import Problem
-from ..grid_lp.model import UtilityColumns, dual_bound_terms, upper_envelope
+from ..grid_lp.model import (
+    UtilityColumns,
+    dual_bound_terms,
+    facet_rows,
+    upper_envelope,
+    with_allocation_rows,
+)
 from .types import TypeSet
 
 __all__ = ["LIFT_SWEEPS", "TypesData", "certified_bound", "lift_prices", "types_menu"]
@@ -70,6 +76,9 @@ class TypesData(UtilityColumns):
         A bound on :math:`|q_\\star - q|` per column (rounding of the stored objective).
     has_plane : array of bool, shape (N,)
         Every point has a tangent plane (all True).
+    facet_normals, facet_bounds : arrays of shape (K, n), (K,)
+        A polytope ``X`` beyond its bounding box: rows :math:`a_k\\cdot g_i \\le s_k` at every
+        point (as in the grid LP); empty for a box.
     """
 
     points: FloatArray
@@ -80,6 +89,8 @@ class TypesData(UtilityColumns):
     cost: FloatArray
     cost_error: FloatArray
     has_plane: NDArray[np.bool_]
+    facet_normals: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    facet_bounds: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
     @classmethod
@@ -105,12 +116,13 @@ class TypesData(UtilityColumns):
         scale = np.abs(pts) + np.abs(post) + (1.0 - lam) * np.abs(c) + lam * np.abs(pts)
         err_g = _gamma(8) * w[:, None] * scale
         cost_error = np.column_stack([_gamma(1) * w, err_g]).ravel()
+        normals, bounds = facet_rows(problem)
         return cls(pts, w, types.belief_index, lower, upper, cost, cost_error,
-                   np.ones(count, dtype=bool))
+                   np.ones(count, dtype=bool), normals, bounds)
 
 
-def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | None
-                    ) -> tuple[float, dict[str, Any]]:
+def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | None,
+                    allocation_duals: FloatArray | None = None) -> tuple[float, dict[str, Any]]:
     r"""Certified upper bound on the finite-type optimum from any row duals ``y``.
 
     .. math::
@@ -122,22 +134,25 @@ def certified_bound(data: TypesData, matrix: sp.csr_matrix, duals: FloatArray | 
     :math:`r = q - A^\top \max(y, 0)`, :math:`b_j = \max(|lo_j|, |hi_j|)`, :math:`K` the most
     nonzeros in a column, :math:`t_j` the terms of the first sum and :math:`\varepsilon_j` the
     objective's rounding bound (``cost_error``); rounded up by one ulp. Valid for **every**
-    ``y`` (negative entries are clipped; None gives the trivial bound of the box).
+    ``y`` (negative entries are clipped; None gives the trivial bound of the box). On a polytope
+    the rows :math:`a_k\cdot g_i \le s_k` join with ``allocation_duals`` and add
+    :math:`y_X^\top s` (:func:`~amm_opt.solvers.grid_lp.model.with_allocation_rows`).
     """
-    t = dual_bound_terms(data, matrix, duals)
+    clipped = 0 if duals is None else int((np.asarray(duals) < 0).sum())
+    t = dual_bound_terms(data, *with_allocation_rows(data, matrix, duals, allocation_duals))
     terms, raw, box, roundoff = t.terms, t.raw, t.box, t.roundoff
     objective = float((box * data.cost_error).sum()) * (1.0 + _gamma(len(terms) + 1))
     bound = float(np.nextafter(raw + roundoff + objective, np.inf))
     return bound, {"raw": raw, "roundoff_allowance": roundoff, "objective_allowance": objective,
-                   "negative_duals_clipped": 0 if duals is None else
-                   int((np.asarray(duals) < 0).sum()), "duals": duals is not None}
+                   "negative_duals_clipped": clipped, "duals": duals is not None}
 
 
 def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
     r"""The menu of an LP solution: items :math:`(g_i,\; t_i\cdot g_i - u_i)`, with prices
     lifted towards exact incentive compatibility for the types.
 
-    Gradients are clipped into :math:`X` (solver round-off) and those that agree to
+    Gradients are clipped into :math:`X` (solver round-off; on a polytope moved to its nearest
+    point) and those that agree to
     :math:`10^{-9}` of the box width are one item, priced so that each of its types keeps at
     least its LP utility. The LP's rows hold only to the solver's feasibility tolerance
     (~1e-8), so a type may strictly prefer another type's item by that much, and choosing it
@@ -151,6 +166,8 @@ def types_menu(problem: Problem, data: TypesData, z: FloatArray) -> Menu:
     u, g = data.split(z)
     low, high = problem.allocation_low, problem.allocation_high
     g = np.clip(g, low, high)
+    if not problem.allocation_is_box:
+        g = problem.allocation.nearest(g)          # the LP holds g in X to its tolerance only
     p = np.einsum("ij,ij->i", g, data.points) - u
     width = np.where(high > low, high - low, 1.0)
     key = np.round(g / width / SAME_ITEM_RTOL)

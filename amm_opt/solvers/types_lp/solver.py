@@ -138,6 +138,8 @@ class TypesLP(Solver):
     verbose: bool = False
 
     name: ClassVar[str] = "types_lp"
+    supports_polytope_allocation: ClassVar[bool] = True
+    supports_belief_outside_values: ClassVar[bool] = True
     description: ClassVar[str] = ("finite-type LP (HiGHS): exact optimal menus for samples, "
                                   "statistical upper bounds for densities in any dimension")
     requires: ClassVar[tuple[str, ...]] = ()
