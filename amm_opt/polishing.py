@@ -158,6 +158,7 @@ def cluster_menu(problem: Problem, menu: Menu, probability: FloatArray, *,
         Choice probability of each item of ``menu``.
     """
     from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
 
     x = np.asarray(menu.allocations)
     p = np.asarray(menu.prices)
@@ -171,7 +172,9 @@ def cluster_menu(problem: Problem, menu: Menu, probability: FloatArray, *,
     if chosen.size == 1:
         labels = np.zeros(1, dtype=np.int64)
     elif chosen.size <= _MAX_LINKAGE_ITEMS:
-        tree = linkage(scaled, method="complete", metric="chebyshev")
+        # Condensed distances: a square array of observations (e.g. the unit-demand vertices
+        # e_1, e_2) would otherwise be taken for a distance matrix and warned about.
+        tree = linkage(pdist(scaled, metric="chebyshev"), method="complete")
         labels = fcluster(tree, t=cluster_tol, criterion="distance").astype(np.int64) - 1
     else:
         # Rounding to a lattice of spacing cluster_tol also keeps clusters within cluster_tol.
