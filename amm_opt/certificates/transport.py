@@ -18,6 +18,14 @@ float64 with explicit round-off bounds, charging any net-outflow residual and th
 discretisation's quadrature error at the largest possible utility
 :math:`\bar u = \max_V \sigma_X(v - c)`; no solver output is trusted. Proofs:
 ``docs/math/transport.md``.
+
+The belief :math:`c` may lie outside the value box :math:`V` (``MATH.md`` §9). Every formula
+here holds for any :math:`c \in \mathbb{R}^n`: a feasible :math:`u` extends to a convex function
+on :math:`\mathbb{R}^n` with subgradients in :math:`X` and minimum :math:`u(c) = 0`, so
+:math:`u(x) - u(y) \le \sigma_X(x - y)` and the radial push hold between any two points, the
+atom is free, and :math:`u(v) = u(v) - u(c) \le \sigma_X(v - c) \le \bar u` on :math:`V`. Only
+the atom may then lie outside :math:`V`; every other point must lie in it, where
+:math:`0 \le u \le \bar u` is known.
 """
 
 from __future__ import annotations
@@ -125,7 +133,8 @@ def pair_costs(kind: str, x: ArrayLike, y: ArrayLike, from_atom: ArrayLike, beli
     ----------
     kind : {"transport", "radial", "w1"}
     x, y : arrays of shape (..., n)
-        Start and end points (broadcast against each other).
+        Start and end points (broadcast against each other), anywhere in :math:`\mathbb{R}^n`
+        (the bound :math:`u(x) - u(y) \le d(x, y)` uses the convex extension of :math:`u`).
     from_atom : bool array broadcasting to ``x.shape[:-1]``
         Whether ``x`` is the atom at the belief.
     belief : array of shape (n,)
@@ -253,6 +262,11 @@ def utility_bound(value_low: ArrayLike, value_high: ArrayLike, belief: ArrayLike
     \max_j (v - c) \cdot x^j` swaps the two maxima, and for a fixed :math:`x^j` the linear
     function is maximised coordinate by coordinate at a corner of :math:`V`. Rounded up. Arrays
     of shape (n,); ``vertices`` of shape (V, n) (None: the box ``allocation_low/high``).
+
+    Valid for a belief anywhere, inside :math:`V` or not: :math:`u(v) = u(v) - u(c) \le
+    g \cdot (v - c)` for a subgradient :math:`g \in X` at :math:`v`, and the corner argument
+    does not use where :math:`c` lies (terms may then be negative; :math:`\bar u \ge 0` still,
+    as :math:`0 \in X`).
     """
     a = np.asarray(value_low, dtype=np.float64)
     b = np.asarray(value_high, dtype=np.float64)
@@ -299,7 +313,8 @@ class TransportCertificate:
     Parameters
     ----------
     points : array of shape (P, n)
-        Grid vertices, barycentres and the atom (all inside the value box).
+        Grid vertices and barycentres (inside the value box) and the atom (at the belief,
+        which may lie outside it).
     masses : array of shape (P,)
         Signed masses :math:`m_p` (0 for pure transit points of a grid flow).
     point_kind : int array of shape (P,)
@@ -411,11 +426,14 @@ class TransportCertificate:
         if not (np.all(np.isfinite(pts)) and np.all(np.isfinite(masses))):
             raise OptionError("must be finite", field="points/masses", value="NaN or inf",
                               allowed="finite numbers")
-        # u(p) is known to lie in [0, u_bar] only inside V, and to be 0 only at c.
-        if np.any(pts < vecs["value_low"]) or np.any(pts > vecs["value_high"]):
-            raise OptionError("lie outside the value box", field="points",
-                              value="some points", allowed="points of the discretisation")
+        # u(p) is known to lie in [0, u_bar] only inside V, and to be 0 only at c, which may
+        # lie outside V (MATH.md section 9): the atom is checked against c, the rest against V.
         atom = kinds == _KIND_ATOM
+        grid_pts = pts[~atom]
+        if np.any(grid_pts < vecs["value_low"]) or np.any(grid_pts > vecs["value_high"]):
+            raise OptionError("lie outside the value box", field="points",
+                              value="some points", allowed="points of the discretisation "
+                                                           "(only the atom may lie outside V)")
         if np.any(pts[atom] != vecs["belief"]):
             raise OptionError("must sit exactly at the belief", field="atom points",
                               value=pts[atom].tolist(), allowed=vecs["belief"].tolist())

@@ -148,6 +148,9 @@ class OTDual(Solver):
     # sigma_X of a polytope is a vertex maximum (certificates.transport.pair_costs); every
     # transport move stays valid for any convex X.
     supports_polytope_allocation: ClassVar[bool] = True
+    # A belief outside V: every arc cost, the free atom and u_bar hold for any c in R^n
+    # (docs/math/transport.md, "Beliefs outside V").
+    supports_belief_outside_values: ClassVar[bool] = True
 
     option_rules: ClassVar[dict[str, Rule]] = {
         "grid": Grid(optional=False), "method": Choice(("auto", "flow", "dense")),
