@@ -14,6 +14,14 @@ cost on a box the graph distance equals :math:`\sigma_X`, so the flow optimum is
 transport optimum (``docs/math/transport.md``). Solved by POT's network simplex on a sparse cost
 (as a transportation problem with a buffer at every vertex) or by HiGHS on the node-arc LP.
 
+**A belief outside V.** The atom at :math:`c` is then a node off the grid. It needs no lattice
+path: it is joined to every barycentre directly, each arc priced with its own ground cost
+(0 for ``"transport"`` and ``"radial"``, the free atom; :math:`\sigma_X(c - \bar y)` for
+``"w1"``), which bounds :math:`u(c) - u(\bar y)` wherever :math:`c` lies. Every sink is a
+barycentre, so these are exactly the atom's arcs of the dense plan, and for a box the flow
+optimum still equals the dense one. Ray arcs (``"radial"``) exist only when :math:`c` is a
+grid vertex, so none are added.
+
 **Polytope allocation sets.** Every arc is priced with its own exact ground cost
 :math:`\sigma_X(p_i - p_j)`, which bounds :math:`u(p_i) - u(p_j)` for every :math:`u \in U`
 whatever the path it lies on, so every flow on this graph is a valid plan and its cost a valid
@@ -215,6 +223,8 @@ def build_grid_graph(problem: Problem, gm: GridMeasure, kind: str) -> GridGraph:
         corner_idx = tuple(ci + o for ci, o in zip(cell_idx, corner, strict=True))
         src.append(np.ravel_multi_index(corner_idx, shape).astype(np.int64))
         dst.append(bary_ids)
+    # The atom straight to every barycentre (all the sinks), with exact costs: valid and as
+    # cheap as the dense plan's atom arcs wherever c lies, inside V or not.
     src.append(np.full(nb, atom, dtype=np.int64))
     dst.append(bary_ids)
     rays = 0
