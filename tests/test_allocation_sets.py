@@ -238,7 +238,7 @@ def test_capability_refusal_lets_a_rule_skip_an_engine():
     outside = Problem(goods=1, values=Uniform(0.5, 1.5), belief=0.0, allocation=(0, 1))
     assert get_solver_class("separate").capability_refusal(outside) is None
     assert get_solver_class("grid_lp").capability_refusal(outside) is None
-    assert get_solver_class("ot_dual").capability_refusal(outside) is not None
+    assert get_solver_class("ot_dual").capability_refusal(outside) is None
 
 
 def test_separate_corner_price_with_belief_below_values():
@@ -267,16 +267,6 @@ def test_engines_without_support_refuse_polytopes_clearly(backend):
     with pytest.raises(UnsupportedProblemError, match="polytope") as info:
         solve(swap_problem(), backend=backend)
     assert info.value.allowed and "rochetnet" in info.value.allowed
-
-
-@pytest.mark.parametrize("backend", ["ot_dual"])
-def test_engines_without_support_refuse_beliefs_outside_v(backend):
-    cls = get_solver_class(backend)
-    if not cls.is_available():
-        pytest.skip(f"{backend} is not installed")
-    problem = Problem(goods=1, values=Uniform(0.5, 1.5), belief=0.0, allocation=(0, 1))
-    with pytest.raises(UnsupportedProblemError, match="inside the value box"):
-        solve(problem, backend=backend)
 
 
 def test_polishing_a_polytope_menu_reprices_it_inside_x():
