@@ -12,7 +12,9 @@ because :math:`u(x) - u(y) \le d(x, y)` on every arc of a plan (:math:`d = \sigm
 from the atom at :math:`c`, or the radial cost). Any feasible plan's cost is therefore a bound;
 the one reported is recomputed from the plan by
 :class:`~amm_opt.certificates.transport.TransportCertificate`. Which moves are free, and why, is
-in ``docs/math/transport.md``.
+in ``docs/math/transport.md``. The belief :math:`c` may lie outside the value box: the costs,
+the free atom and :math:`\bar u` hold for any :math:`c`, and the atom is then one more point,
+off the grid (same page, "Beliefs outside V").
 
 References
 ----------
