@@ -159,7 +159,7 @@ def _executor(spec: str | None) -> tuple[Any, Callable[[], None]]:
         if not count.isdigit() or int(count) < 1:
             raise ProblemError("needs a worker count", field="--scheduler", value=spec,
                                allowed="local:N with N >= 1, e.g. local:2")
-        from .execution import THREAD_VARIABLES
+        from .sweep.execution import THREAD_VARIABLES
 
         cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
                                            processes=True, dashboard_address=None,

@@ -97,8 +97,9 @@ def test_samples_from_csv(capsys, tmp_path: Path) -> None:
     (["solve", "--goods", "2"], "--belief: is missing"),
     (["solve", "--goods", "2", "--belief", "0.5,a"], "comma-separated numbers"),
     (["solve", "--goods", "2", "--belief", "0.5", "--allocation=-1,0,1"], "LOW,HIGH"),
-    # a belief outside V is a valid problem now; an engine without support refuses it
-    (["solve", "--goods", "2", "--belief", "1.5", "--backend", "grid_lp"], "belief"),
+    # a polytope trade set is a valid problem; an engine without support refuses it
+    (["solve", "--goods", "2", "--belief", "0.5", "--allocation", "pure_swap", "--backend",
+      "separate"], "polytope"),
     (["solve", "--paper", "--adverse-selection", "1.0"], "adverse_selection"),
     (["solve", "--paper", "--backend", "simplex"], "not a known backend"),
     (["solve", "--paper", "--backend", "separate", "--set", "colour=red"], "unknown option"),
@@ -108,7 +109,7 @@ def test_samples_from_csv(capsys, tmp_path: Path) -> None:
      "cannot be read"),
     (["evaluate", "/nonexistent/m.json", "--paper"], "cannot be read"),
 ], ids=["no-source", "two-sources", "bad-family", "bad-parameter", "no-belief", "bad-belief",
-        "bad-allocation", "belief-outside", "lambda-one", "bad-backend", "bad-option",
+        "bad-allocation", "polytope-refused", "lambda-one", "bad-backend", "bad-option",
         "bad-set", "missing-problem", "missing-samples", "missing-menu"])
 def test_bad_input_exits_2_with_a_clear_message(capsys, argv: list[str], needle: str) -> None:
     code, out, err = run(capsys, *argv)

@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amm_opt import Beta, Menu, Problem, Product, Samples, TruncatedNormal, Uniform, evaluate, solve
+from amm_opt import (
+    Beta,
+    Menu,
+    Polytope,
+    Problem,
+    Product,
+    Samples,
+    TruncatedNormal,
+    Uniform,
+    evaluate,
+    solve,
+)
 from amm_opt.errors import (
     AmmOptError,
     DistributionError,
@@ -49,10 +60,11 @@ CASES = [
         "finite",
     ),
     (
-        "belief outside box, engine without support",
-        lambda: solve(Problem(goods=2, values=Uniform(), belief=[0.5, 1.5]), backend="grid_lp"),
+        "polytope trade set, engine without support",
+        lambda: solve(Problem(goods=2, values=Uniform(), belief=0.5,
+                              allocation=Polytope.pure_swap(2)), backend="separate"),
         UnsupportedProblemError,
-        "inside the value box",
+        "polytope",
     ),
     (
         "belief wrong length",

@@ -41,14 +41,14 @@ def test_cli_sweep_stores_resumes_and_exports(tmp_path, capsys):
 
 
 def test_cli_sweep_over_a_parameter_and_a_failed_point_exit_1(tmp_path, capsys):
-    # grid_lp refuses a belief outside the value box (separate would solve it)
-    argv = ["sweep", "--goods", "2", "--belief", "0.5", "--param", "belief[1]=0.25,1.5",
-            "--backend", "grid_lp", "--set", "grid=4", "--set", "max_refinements=0",
-            "--scheduler", "inline"]
+    # grid_lp refuses a Beta(1.5, 2) marginal (its derivative is infinite at 0), not Beta(2, 2)
+    argv = ["sweep", "--goods", "2", "--values", "beta:2:2", "--belief", "0.5",
+            "--param", "values.a=2,1.5", "--backend", "grid_lp", "--set", "grid=4",
+            "--set", "max_refinements=0", "--scheduler", "inline"]
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "1 failed" in captured.out
-    assert "failed at belief=0.5, belief[1]=1.5: UnsupportedProblemError" in captured.err
+    assert "failed at belief=0.5, values.a=1.5: UnsupportedProblemError" in captured.err
 
 
 @pytest.mark.parametrize("argv, text", [
