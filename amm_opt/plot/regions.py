@@ -245,8 +245,10 @@ def plot_regions(problem: Problem, menu: Menu, *, ax: Any = None,
         title = (f"choice regions{method}: c = ({belief[0]:.3g}, {belief[1]:.3g}), "
                  f"λ = {problem.adverse_selection:.3g}")
     axis.set_title(title, fontsize="medium")
+    # A belief outside V (MATH §9) is not in the picture of V: the legend says so.
+    where = "" if problem.belief_inside_values else " (outside V, not drawn)"
     star = Line2D([], [], marker="*", markersize=12, color="gold", markeredgecolor="black",
-                  linestyle="", label=f"belief c = ({belief[0]:.3g}, {belief[1]:.3g})")
+                  linestyle="", label=f"belief c = ({belief[0]:.3g}, {belief[1]:.3g}){where}")
     _legend(axis, sorted(shares), menu, colours, shares, [star])
     save_figure(fig, out)
     return fig

@@ -97,8 +97,13 @@ def plot_transport(certificate: TransportCertificate, path: str | PathLike[str] 
     ax.scatter(pts[neg, 0], pts[neg, 1], s=area[neg], c="tab:red", alpha=0.6, zorder=2)
     ax.scatter([cert.belief[0]], [cert.belief[1]], s=200, marker="*", c="gold",
                edgecolors="black", zorder=4)
-    ax.set_xlim(cert.value_low[0], cert.value_high[0])
-    ax.set_ylim(cert.value_low[1], cert.value_high[1])
+    # The view is V, widened to the atom where the belief lies outside V (its arcs are drawn).
+    lo = np.minimum(cert.value_low, cert.belief)
+    hi = np.maximum(cert.value_high, cert.belief)
+    pad = np.where(np.any(lo < cert.value_low) | np.any(hi > cert.value_high),
+                   0.03 * (hi - lo), 0.0)
+    ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+    ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     ax.set_aspect("equal")
     ax.set_xlabel("value of good 1")
     ax.set_ylabel("value of good 2")
