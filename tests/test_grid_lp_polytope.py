@@ -162,3 +162,24 @@ def test_amm_with_belief_above_values_brackets_separate(lam):
     assert res.bounds.lower <= res.bounds.upper
     # u(c) = 0 at the belief: the menu gives the belief type nothing.
     assert res.menu.utility(np.asarray(problem.belief)[None, :])[0] <= 1e-9
+
+
+@pytest.mark.parametrize("case", ["mono_far", "swap"])
+def test_bracket_holds_against_rochetnet(case):
+    pytest.importorskip("torch", reason="RochetNet needs torch")
+    from amm_opt import crosscheck
+
+    problem = {
+        "mono_far": Problem(goods=2, values=Product([Uniform(4, 16), Uniform(4, 7)]), belief=0.0,
+                            allocation=(0, 1)),
+        "swap": Problem(goods=2, values=Uniform(0, 1), belief=0.5,
+                        allocation=Polytope.pure_swap(2)),
+    }[case]
+    report = crosscheck(problem, ["grid_lp", "rochetnet"],
+                        options={"grid_lp": {"grid": 24},
+                                 "rochetnet": {"menu_size": 16, "steps": 400, "batch_size": 2048,
+                                               "device": "cpu", "progress": False,
+                                               "threads": 1}})
+    assert not report.violations and not report.failures
+    runs = {r.name: r for r in report.runs}
+    assert runs["rochetnet"].lower <= runs["grid_lp"].upper
