@@ -165,6 +165,18 @@ def test_highs_methods_agree() -> None:
     assert max(bounds.values()) - min(bounds.values()) < SAME_LP_ATOL
 
 
+@pytest.mark.skipif(not HAVE_HIGHSPY, reason="highspy is not installed")
+def test_pdlp_bound_is_valid_and_close() -> None:
+    """HiGHS's first-order PDLP: approximate duals, still a certified bound (never below the
+    closed form) and close to the simplex LP's (PDLP stops at a relative gap of about 1e-7 of
+    the objective, so 1e-5 relative is generous)."""
+    case = ref.r2_two_goods(0.0)
+    pdlp = GridLP(grid=8, highs_method="pdlp", polish=False).solve(case.problem)
+    simplex = GridLP(grid=8, highs_method="simplex", polish=False).solve(case.problem)
+    assert pdlp.bounds.upper >= case.profit
+    assert pdlp.bounds.upper == pytest.approx(simplex.bounds.upper, rel=1e-5)
+
+
 def test_all_pairs_memory_guard() -> None:
     problem = ref.r2_two_goods(0.0).problem
     with pytest.raises(UnsupportedProblemError, match="pairs='all' needs"):

@@ -252,6 +252,7 @@ class ScipyLP(_RowLP):
     def __init__(self, data: LPData, method: str = "simplex", verbose: bool = False) -> None:
         super().__init__(data, verbose)
         # No warm start here: "hybrid" is the interior point method (with crossover) throughout.
+        # SciPy's HiGHS has no PDLP: "pdlp" falls back to HiGHS's own choice.
         self.method = {"simplex": "highs-ds", "ipm": "highs-ipm",
                        "hybrid": "highs-ipm"}.get(method, "highs")
 

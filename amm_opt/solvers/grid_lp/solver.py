@@ -118,9 +118,11 @@ class GridLP(Solver):
     interface : {"auto", "highspy", "scipy", "cvxpy"}
         ``"auto"``: highspy (incremental rows, warm-started dual simplex) for HIGHS when it is
         installed, else SciPy's bundled HiGHS; cvxpy for the other solvers.
-    highs_method : {"auto", "simplex", "ipm", "hybrid", "choose"}
+    highs_method : {"auto", "simplex", "ipm", "hybrid", "choose", "pdlp"}
         HiGHS algorithm (direct interfaces). ``"hybrid"``: interior point with crossover for
         each stage's first LP, then the dual simplex warm-started for the cutting-plane rounds.
+        ``"pdlp"``: HiGHS's first-order primal-dual method (no basis, every round from scratch;
+        its approximate duals still give a valid bound, as every variable is bounded).
         ``"auto"``: dual simplex for one or two goods, ``"hybrid"`` beyond.
     polish : bool
         Polish the final menu (cluster items, re-optimise exact profit; goods <= 3).
@@ -203,7 +205,7 @@ class GridLP(Solver):
         "refine_fraction": Real(0, 1, open_low=True, example="0.5"),
         "max_points": Integer(2), "max_all_pairs": Integer(1),
         "lp_solver": Choice(CVXPY_SOLVERS), "interface": Choice(INTERFACES),
-        "highs_method": Choice(("auto", "simplex", "ipm", "hybrid", "choose")),
+        "highs_method": Choice(("auto", "simplex", "ipm", "hybrid", "choose", "pdlp")),
         "polish": Flag(), "evaluate_method": Choice(("auto", "exact", "quadrature", "qmc")),
         "callback": Function("callback(progress)"), "progress": Flag(optional=True),
         "verbose": Flag(), "symmetry": SymmetryRule(),
