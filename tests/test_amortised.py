@@ -161,6 +161,27 @@ def test_a_resumed_checkpoint_ends_like_an_uninterrupted_run(tmp_path):
         replace(MINI, **settings, resume=True).train(SPEC)
 
 
+def test_ctrl_c_writes_a_last_checkpoint_that_resumes_bit_for_bit(tmp_path):
+    import os
+    import signal
+
+    whole = MINI.train(SPEC)
+    path = tmp_path / "cut.pt"
+    settings = {"checkpoint_path": path, "checkpoint_every": 10**6}   # no periodic checkpoint
+
+    def interrupt(step, info):
+        if step == 20:
+            os.kill(os.getpid(), signal.SIGINT)       # the step ends, then training stops
+
+    with pytest.raises(KeyboardInterrupt):
+        replace(MINI, **settings, callback=interrupt).train(SPEC)
+    assert torch.load(path, weights_only=True)["step"] == 20
+    resumed = replace(MINI, **settings, resume=True).train(SPEC)
+    assert resumed.info["resumed_from_step"] == 20
+    assert _same_weights(whole, resumed)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # restored
+
+
 def test_numpy_and_torch_forward_passes_agree():
     from amm_opt.amortised.torch_net import MenuNet
 

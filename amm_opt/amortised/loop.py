@@ -27,6 +27,7 @@ from scipy.stats import qmc
 
 from ..distributions import Product, Uniform
 from ..errors import FileFormatError, OptionError, SolverFailedError
+from ..interrupts import deferred_interrupt
 from ..paths import MAX_ARRAY_BYTES, check_output_path, read_bytes, write_atomic
 from ..solvers.rochetnet.kernel import hard_profit
 from ..solvers.rochetnet.training import checksum, initial_parameters, resolve_device
@@ -197,29 +198,37 @@ class _Run:
             self.resume()
         self.start = time.perf_counter()
         losses: list[float] = []
-        while not self.finished and self.step < t.steps:
-            losses.append(self.train_step())
-            timed_out = t.time_limit is not None and self.elapsed() > t.time_limit
-            if self.step % t.eval_every == 0 or self.step == t.steps or timed_out:
-                if not all(math.isfinite(v) for v in losses):
-                    raise self.fail("training objective")
-                value = self.validate()
-                if not math.isfinite(value):
-                    raise self.fail("validation profit")
-                self.history.append([self.step, value])
-                if value > self.best_value:
-                    self.best_value, self.best_step = value, self.step
-                    self.best = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
-                info = {"step": self.step, "profit_estimate": value,
-                        "best_estimate": self.best_value, "train_objective": float(
-                            np.mean(losses)), "seconds": self.elapsed()}
-                losses = []
-                if t.callback is not None and t.callback(self.step, info) is True:
-                    self.stop_reason, self.finished = "callback", True
-                elif timed_out:
-                    self.stop_reason, self.finished = "time_limit", True
-            if self.checkpoint_due():
-                self.save(False)
+        # Ctrl-C: the step in progress finishes, a last checkpoint is written (resumable),
+        # then KeyboardInterrupt propagates; a second Ctrl-C stops at once, saving nothing.
+        with deferred_interrupt() as interrupt:
+            while not self.finished and self.step < t.steps:
+                if interrupt["requested"]:
+                    if self.path is not None:
+                        self.save(False)
+                    raise KeyboardInterrupt
+                losses.append(self.train_step())
+                timed_out = t.time_limit is not None and self.elapsed() > t.time_limit
+                if self.step % t.eval_every == 0 or self.step == t.steps or timed_out:
+                    if not all(math.isfinite(v) for v in losses):
+                        raise self.fail("training objective")
+                    value = self.validate()
+                    if not math.isfinite(value):
+                        raise self.fail("validation profit")
+                    self.history.append([self.step, value])
+                    if value > self.best_value:
+                        self.best_value, self.best_step = value, self.step
+                        self.best = {k: v.detach().clone()
+                                     for k, v in self.net.state_dict().items()}
+                    info = {"step": self.step, "profit_estimate": value,
+                            "best_estimate": self.best_value, "train_objective": float(
+                                np.mean(losses)), "seconds": self.elapsed()}
+                    losses = []
+                    if t.callback is not None and t.callback(self.step, info) is True:
+                        self.stop_reason, self.finished = "callback", True
+                    elif timed_out:
+                        self.stop_reason, self.finished = "time_limit", True
+                if self.checkpoint_due():
+                    self.save(False)
         if self.path is not None:
             self.save(True)
 

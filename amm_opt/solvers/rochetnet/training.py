@@ -13,15 +13,12 @@ and dtypes are checked before resuming; Ctrl-C writes a last checkpoint after th
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +30,7 @@ from scipy.stats import qmc
 
 from ...distributions import Product, Samples
 from ...errors import BackendUnavailableError, FileFormatError, OptionError, SolverFailedError
+from ...interrupts import deferred_interrupt
 from ...paths import MAX_ARRAY_BYTES, check_output_path, read_bytes, write_atomic
 from ...problem import Problem
 from ..base import progress_bar
@@ -341,28 +339,6 @@ def _schedule(start: float, end: float, step: int, steps: int) -> float:
     return start * (end / start) ** (step / (steps - 1))
 
 
-@contextlib.contextmanager
-def _deferred_interrupt() -> Iterator[dict[str, bool]]:
-    """Inside, a first SIGINT sets ``["requested"]`` (the loop stops at the next step boundary);
-    a second raises at once. Main thread and Python's default handler only (a user's is kept)."""
-    state = {"requested": False}
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield state
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if state["requested"]:
-            raise KeyboardInterrupt
-        state["requested"] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield state
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 class _Trainer:
     """One training run: the state that decides the trajectory and the steps that advance it."""
 
@@ -540,7 +516,7 @@ class _Trainer:
         self.interval_start, self.start = self.step, time.perf_counter()
         at_boundary = True
         try:
-            with _deferred_interrupt() as interrupt:
+            with deferred_interrupt() as interrupt:
                 while not self.finished and self.step < self.solver.steps:
                     if interrupt["requested"]:
                         raise KeyboardInterrupt
