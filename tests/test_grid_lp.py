@@ -177,6 +177,16 @@ def test_pdlp_bound_is_valid_and_close() -> None:
     assert pdlp.bounds.upper == pytest.approx(simplex.bounds.upper, rel=1e-5)
 
 
+def test_time_limit_before_the_first_lp_still_certifies() -> None:
+    """Out of time before any LP is solved: the zero-dual bound (the column box) is returned,
+    valid and labelled, instead of no bound at all."""
+    case = ref.r2_two_goods(0.0)
+    res = GridLP(grid=32, time_limit=1e-9, polish=False).solve(case.problem)
+    assert res.status is Status.TIME_LIMIT
+    assert res.bounds.upper is not None and res.bounds.upper >= case.profit
+    assert res.certificate is not None and res.certificate.duals is None
+
+
 def test_all_pairs_memory_guard() -> None:
     problem = ref.r2_two_goods(0.0).problem
     with pytest.raises(UnsupportedProblemError, match="pairs='all' needs"):

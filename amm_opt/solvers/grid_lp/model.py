@@ -41,6 +41,8 @@ of the negative-mass points, most of the LP, become one value and a few rows eac
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -284,15 +286,33 @@ def pair_matrix(points: FloatArray, i: IntArray, j: IntArray,
     return sp.csr_matrix((vals.ravel(), cols.ravel(), indptr), shape=(len(i), count * (n + 1)))
 
 
-def initial_pairs(points: FloatArray, neighbours: int) -> tuple[IntArray, IntArray]:
-    """Both orientations of every k-nearest-neighbour pair (k-d tree; no all-pairs work)."""
+# Points per k-d tree query block: the deadline is checked between blocks (a query of 2^14
+# points in 8 goods takes a fraction of a second).
+_KNN_BLOCK = 1 << 14
+
+
+def initial_pairs(points: FloatArray, neighbours: int, deadline: float = math.inf
+                  ) -> tuple[IntArray, IntArray]:
+    """Both orientations of every k-nearest-neighbour pair (k-d tree; no all-pairs work).
+
+    Past ``deadline`` (a ``time.perf_counter`` value) the remaining points get no start pairs:
+    any set of rows is a relaxation, so the bound stays valid, only looser."""
     count = len(points)
     k = min(neighbours, count - 1)
     if k < 1:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    _, nb = cKDTree(points).query(points, k=k + 1)
-    src = np.repeat(np.arange(count, dtype=np.int64), k + 1)
-    dst = np.asarray(nb, dtype=np.int64).ravel()
+    tree = cKDTree(points)
+    blocks = []
+    for s in range(0, count, _KNN_BLOCK):
+        if time.perf_counter() > deadline:
+            break
+        blocks.append(np.asarray(tree.query(points[s:s + _KNN_BLOCK], k=k + 1)[1],
+                                 dtype=np.int64))
+    if not blocks:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    nb = np.concatenate(blocks)
+    src = np.repeat(np.arange(len(nb), dtype=np.int64), k + 1)
+    dst = nb.ravel()
     keep = src != dst
     src, dst = src[keep], dst[keep]
     keys = np.unique(np.concatenate([pair_keys(src, dst), pair_keys(dst, src)]))
@@ -329,14 +349,15 @@ def delaunay_pairs(points: FloatArray) -> tuple[IntArray, IntArray] | None:
     return key_pairs(keys)
 
 
-def start_pairs(points: FloatArray, method: str, neighbours: int) -> tuple[IntArray, IntArray]:
+def start_pairs(points: FloatArray, method: str, neighbours: int, deadline: float = math.inf
+                ) -> tuple[IntArray, IntArray]:
     """The first LP's pair rows: ``"delaunay"`` (:func:`delaunay_pairs`, falling back to k
     nearest neighbours where it does not apply) or ``"knn"`` (:func:`initial_pairs`)."""
     if method == "delaunay":
         pairs = delaunay_pairs(points)
         if pairs is not None:
             return pairs
-    return initial_pairs(points, neighbours)
+    return initial_pairs(points, neighbours, deadline)
 
 
 def all_pairs(count: int, sources: IntArray | None = None) -> tuple[IntArray, IntArray]:

@@ -12,6 +12,7 @@ union of the images of the solution's planes.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -80,7 +81,8 @@ class OrbitCuts(Cuts):
 
 
 def build_orbit_model(options: StageOptions, problem: Problem, op: OrbitPoints, interface: str,
-                      group: SymmetryGroup) -> tuple[StageModel, IntArray]:
+                      group: SymmetryGroup, deadline: float = math.inf
+                      ) -> tuple[StageModel, IntArray]:
     """The reduced LP with its start rows (the usual start pairs among representatives, and
     pairs across the chamber's walls, :func:`wall_rows`); returns the model and the transform
     code of each row."""
@@ -89,7 +91,7 @@ def build_orbit_model(options: StageOptions, problem: Problem, op: OrbitPoints, 
     if method == "auto":
         method = "simplex" if problem.goods <= SIMPLEX_MAX_GOODS else "hybrid"
     lp = make_interface(interface, data, options.lp_solver, method, options.verbose)
-    i, j = start_rows(options, data, None)
+    i, j = start_rows(options, data, None, deadline)
     code = np.full(len(i), identity_code(problem.goods), dtype=np.int64)
     keys, first = np.unique(row_keys(i, j, code), return_index=True)
     i, j, code = i[first], j[first], code[first]

@@ -341,7 +341,7 @@ class GridLP(Solver):
             run.add_time("discretize", t0)
             if stage > 0 and len(mp.points) > self.max_points:
                 return Status.OPTIMAL, "max_points"
-            model = build_stage_model(self, run.problem, mp, interface, model)
+            model = build_stage_model(self, run.problem, mp, interface, model, run.deadline)
             outcome = CuttingPlanes(self, model, stage, run, mp.source).solve()
             stages.append(outcome.summary)
             stop = self._stop_after(run, outcome, stage == refinements)
@@ -367,7 +367,7 @@ class GridLP(Solver):
                 allowed="a coarser grid")
         run.symmetry.update(points=len(op.points), full_points=op.full_points,
                             allowance=op.allowance)
-        model, codes = build_orbit_model(self, run.problem, op, interface, group)
+        model, codes = build_orbit_model(self, run.problem, op, interface, group, run.deadline)
         outcome = OrbitCuttingPlanes(self, model, 0, run, "orbits", group, op, codes).solve()
         stages.append(outcome.summary)
         stop = self._stop_after(run, outcome, True)

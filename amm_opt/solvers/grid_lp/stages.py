@@ -123,9 +123,9 @@ class RunContext:
 
 # ------------------------------------------------------------------------------ building
 def build_stage_model(options: StageOptions, problem: Problem, mp: MeshPoints, interface: str,
-                      previous: StageModel | None) -> StageModel:
+                      previous: StageModel | None, deadline: float = math.inf) -> StageModel:
     """The LP of a stage on the stage's points, with its start rows (see the module docstring;
-    with ``carry_pairs`` also the previous stage's tight rows)."""
+    with ``carry_pairs`` also the previous stage's tight rows; fewer past ``deadline``)."""
     data = LPData.build(problem, mp, options.planes)
     method = options.highs_method
     if method == "auto":
@@ -141,22 +141,25 @@ def build_stage_model(options: StageOptions, problem: Problem, mp: MeshPoints, i
         i, j = all_pairs(data.size, data.planes)
         lp.add(i, j)
         return StageModel(data, lp, np.sort(pair_keys(i, j)))
-    i, j = start_rows(options, data, previous)
+    i, j = start_rows(options, data, previous, deadline)
+    if time.perf_counter() > deadline:
+        # No LP will be solved: its bound is the one at zero duals, which needs no rows.
+        i, j = i[:0], j[:0]
     keys = np.unique(pair_keys(i, j))
     i, j = key_pairs(keys)
     lp.add(i, j)
     return StageModel(data, lp, keys)
 
 
-def start_rows(options: StageOptions, data: LPData, previous: StageModel | None
-               ) -> tuple[IntArray, IntArray]:
+def start_rows(options: StageOptions, data: LPData, previous: StageModel | None,
+               deadline: float = math.inf) -> tuple[IntArray, IntArray]:
     """Pair rows of a stage's first LP (every row starts at a plane point)."""
     from scipy.spatial import cKDTree
 
     mask = data.has_plane
-    i, j = start_pairs(data.points, options.start_pairs, options.neighbours)
+    i, j = start_pairs(data.points, options.start_pairs, options.neighbours, deadline)
     parts_i, parts_j = [i[mask[i]]], [j[mask[i]]]
-    if len(data.planes) < data.size:
+    if len(data.planes) < data.size and time.perf_counter() <= deadline:
         # Points without a plane of their own are held up only by rows into them: start
         # each with its nearest plane points.
         k = min(PLANE_NEIGHBOURS, len(data.planes))
@@ -243,6 +246,8 @@ class CuttingPlanes:
             remaining = self.run.deadline - time.perf_counter()
             if remaining <= 0:
                 outcome.status, outcome.reason = Status.TIME_LIMIT, "time_limit"
+                if rnd == 0:
+                    self._unsolved_bound()
                 break
             warm = self.cold_after_abandons is None or self.abandons < self.cold_after_abandons
             sol = lp_round(self.model.lp, rnd, remaining, self.cold, warm)
@@ -287,6 +292,15 @@ class CuttingPlanes:
         record["lower"] = run.best.lower if run.best.menu is not None else None
         self.summary["rounds"].append(record)
         return cuts, self._report(rnd, record, cuts)
+
+    def _unsolved_bound(self) -> None:
+        """Out of time before the first LP: the bound at zero duals (the column box and the
+        polytope rows' right-hand side alone) is still certified; offer it."""
+        matrix = self.model.lp.matrix()
+        upper, info = self._bound(matrix, None)
+        sol = LPSolution(Status.TIME_LIMIT, "not solved: the time limit came first", None, None,
+                         0.0)
+        self._offer_upper(0, sol, upper, info, int(matrix.shape[0]))
 
     def _bound(self, matrix: Any, duals: FloatArray | None,
                allocation_duals: FloatArray | None = None) -> tuple[float, dict[str, Any]]:
