@@ -355,6 +355,18 @@ class Polytope:
             x[k] = (w / total) @ verts if total > 0 else 0.0
         return x
 
+    def invariant_under(self, perm: ArrayLike, sign: ArrayLike) -> bool:
+        r"""Whether the map :math:`(Qx)_{perm[d]} = sign[d]\, x_d` (a signed permutation of the
+        goods) maps ``X`` onto itself, i.e. permutes its vertices (to 1e-9 of its size; a
+        polytope is the hull of its vertices, so that is enough)."""
+        verts = np.asarray(self.vertices)
+        image = np.empty_like(verts)
+        image[:, np.asarray(perm, dtype=np.int64)] = verts * np.asarray(sign, dtype=np.float64)
+        scale = max(1.0, float(np.abs(verts).max()))
+        a = verts[np.lexsort(np.round(verts / (_RTOL * scale)).T[::-1])]
+        b = image[np.lexsort(np.round(image / (_RTOL * scale)).T[::-1])]
+        return bool(np.all(np.abs(a - b) <= 10 * _RTOL * scale))
+
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, Any]:
         return {"type": "polytope", "name": self.name,

@@ -257,6 +257,13 @@ def _why_not_permutable(problem: Problem, i: int, j: int) -> str | None:
     lo, hi = problem.allocation_low, problem.allocation_high
     if lo[i] != lo[j] or hi[i] != hi[j]:
         return f"goods {i} and {j} have different allocation intervals"
+    if not problem.allocation_is_box:
+        # A polytope must itself be invariant (unit demand is; a budget with unequal weights
+        # is not): swapping the two goods must permute its vertices.
+        perm = np.arange(problem.goods)
+        perm[[i, j]] = [j, i]
+        if not problem.allocation.invariant_under(perm, np.ones(problem.goods)):
+            return f"swapping goods {i} and {j} does not map the allocation polytope onto itself"
     return None
 
 
@@ -268,6 +275,11 @@ def _why_not_reflectable(problem: Problem, i: int) -> str | None:
     if problem.allocation_low[i] != -problem.allocation_high[i]:
         return (f"the allocation interval of good {i} [{problem.allocation_low[i]}, "
                 f"{problem.allocation_high[i]}] is not symmetric about 0")
+    if not problem.allocation_is_box:
+        sign = np.ones(problem.goods)
+        sign[i] = -1.0
+        if not problem.allocation.invariant_under(np.arange(problem.goods), sign):
+            return f"negating good {i} does not map the allocation polytope onto itself"
     return None
 
 
@@ -276,10 +288,6 @@ def _why_no_group(problem: Problem) -> str | None:
         return "sample-only values have no density to be symmetric"
     if not problem.linear_update:
         return "a custom update rule may not commute with the maps"
-    if not problem.allocation_is_box:
-        # A polytope is invariant under a permutation or reflection only in special cases
-        # (unit demand is permutation-invariant, a pure swap is not); not detected yet.
-        return "a polytope allocation set is not checked for symmetry (box sets only)"
     return None
 
 

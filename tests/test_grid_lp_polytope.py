@@ -99,7 +99,7 @@ def test_polytope_rows_matter_for_the_bound_without_their_duals():
 
     problem = Problem(goods=2, values=Uniform(0, 1), belief=0.5,
                       allocation=Polytope.pure_swap(2))
-    res = solve(problem, backend="grid_lp", grid=12)
+    res = solve(problem, backend="grid_lp", grid=12, symmetry="none")   # the plain LP's points
     cert = res.certificate
     assert cert.allocation_duals is not None and np.abs(cert.allocation_duals).max() > 0
     from amm_opt.discretisation import discretize
@@ -183,3 +183,33 @@ def test_bracket_holds_against_rochetnet(case):
     assert not report.violations and not report.failures
     runs = {r.name: r for r in report.runs}
     assert runs["rochetnet"].lower <= runs["grid_lp"].upper
+
+
+# ------------------------------------------------------------------ symmetry of polytopes
+def test_polytope_symmetry_is_detected_from_its_vertices():
+    from amm_opt.symmetry import detect_symmetry
+
+    def order(allocation, goods=2):
+        return detect_symmetry(Problem(goods=goods, values=Uniform(0, 1), belief=0.5,
+                                       allocation=allocation)).order
+
+    assert order(Polytope.unit_demand(3), 3) == 6            # S3, no reflection (x >= 0)
+    assert order(Polytope.pure_swap(2)) == 2                 # (1,-1) <-> (-1,1); no single flip
+    assert order(Polytope.budget([-1, -1], [1, 1], 0.5)) == 2
+    assert order(Polytope.box([-1, -1], [1, 1])) == 8        # B2, as the plain box
+    assert order(Polytope.from_vertices([[0, 0], [1, 0], [0.5, 0.8]])) == 1
+    assert order(Polytope.budget([-1, -1], [1, 1], 0.5, weights=[1.0, 2.0])) == 1
+
+
+@pytest.mark.parametrize("allocation, goods, grid", [(Polytope.unit_demand(3), 3, 6),
+                                                     (Polytope.pure_swap(2), 2, 12)],
+                         ids=["unit_demand3", "pure_swap"])
+def test_folded_polytope_lp_equals_the_full_lp(allocation, goods, grid):
+    # A symmetric LP has a symmetric optimum: folding changes the work, not the optimum.
+    problem = Problem(goods=goods, values=Uniform(0, 1), belief=0.5, allocation=allocation)
+    folded = solve(problem, backend="grid_lp", grid=grid, polish=False)
+    full = solve(problem, backend="grid_lp", grid=grid, symmetry="none", polish=False)
+    assert folded.stats["symmetry"]["folded"] and folded.certificate.group_order > 1
+    assert folded.bounds.upper == pytest.approx(full.bounds.upper, rel=1e-9)
+    folded.menu.check_fits(problem, atol=1e-12)
+    assert folded.certificate.allocation_normals is not None

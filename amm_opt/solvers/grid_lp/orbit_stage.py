@@ -30,7 +30,14 @@ from ...result import Status
 from ...symmetry import SymmetryGroup
 from .interfaces import LPSolution, make_interface
 from .menus import SAME_ITEM_RTOL
-from .model import Cuts, LPData, certified_bound, upper_envelope, worst_point_per_plane
+from .model import (
+    Cuts,
+    LPData,
+    allocation_fields,
+    certified_bound,
+    upper_envelope,
+    worst_point_per_plane,
+)
 from .orbits import OrbitPoints, orbit_lp_data
 from .stages import (
     SIMPLEX_MAX_GOODS,
@@ -191,6 +198,8 @@ def orbit_menu(problem: Problem, group: SymmetryGroup, data: LPData, z: FloatArr
     u, g = data.split(z)
     low, high = problem.allocation_low, problem.allocation_high
     g = np.clip(g, low, high)
+    if not problem.allocation_is_box:
+        g = problem.allocation.nearest(g)       # the group maps X onto itself: images stay in X
     gk, ak, _, _ = _pieces(data, group, u, g)
     _, arg = upper_envelope(data.points, gk, ak)
     used = np.unique(arg)
@@ -280,7 +289,8 @@ class OrbitCuttingPlanes(CuttingPlanes):
             duals=None if sol.y is None else np.asarray(sol.y, dtype=np.float64),
             stage=self.stage, round=rnd, lp_status=sol.status.value,
             symmetry=self.group.describe(), group_order=self.group.order,
-            pair_transform=self.codes[0], orbit_allowance=self.orbits.allowance)
+            pair_transform=self.codes[0], orbit_allowance=self.orbits.allowance,
+            **allocation_fields(data, sol.y_allocation))
         best.offer_upper(certificate, {**info, "stage": self.stage, "round": rnd,
                                        "points": data.size, "pairs": rows,
                                        "lp_status": sol.status.value,

@@ -30,7 +30,7 @@ from ...errors import OptionError
 from ...problem import Problem
 from ...symmetry import SymmetryGroup
 from ..checks import require_finite_measure
-from .model import LPData
+from .model import LPData, facet_rows
 
 __all__ = ["OrbitPoints", "check_invariant_grid", "grid_subgroup", "orbit_lp_data",
            "orbit_points"]
@@ -232,5 +232,8 @@ def orbit_lp_data(problem: Problem, op: OrbitPoints, planes: str = "positive") -
                                    indexing="ij")).reshape(n, -1).T
     u_max = float(problem.support_function(corners - c).max()) * (1.0 + 8 * (n + 2) * _EPS)
     scale = float(np.maximum(np.abs(problem.value_low), np.abs(problem.value_high)).sum())
+    # A polytope X is invariant under the group, so the rows a.g <= s at the representatives'
+    # plane points keep every image's gradient in X too.
+    normals, bounds = facet_rows(problem)
     return LPData(pts, op.masses, op.belief_index, lower, upper, cost, u_max,
-                  op.quadrature_error, scale, has_plane)
+                  op.quadrature_error, scale, has_plane, normals, bounds)
