@@ -18,7 +18,8 @@ import numpy as np
 
 from .errors import OptionError
 
-__all__ = ["Choice", "Flag", "Function", "Grid", "Integer", "Real", "Rule", "check_options",
+__all__ = ["Choice", "Flag", "Function", "Grid", "Instance", "Integer", "Real", "Rule",
+           "check_options",
            "check_training_target", "check_value", "grid_cells", "grid_points", "grid_setting",
            "is_integer", "is_real"]
 
@@ -142,7 +143,21 @@ class Grid:
         return None
 
 
-Rule = Integer | Real | Flag | Choice | Function | Grid
+@dataclass(frozen=True)
+class Instance:
+    """An object of one class (or None), e.g. a :class:`~amm_opt.Menu`."""
+
+    kind: type
+    description: str
+    optional: bool = True
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, self.kind):
+            return None
+        return self.description + _or_none(self.optional)
+
+
+Rule = Integer | Real | Flag | Choice | Function | Grid | Instance
 
 
 def check_value(name: str, value: Any, rule: Rule, where: str = "") -> None:

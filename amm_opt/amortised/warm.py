@@ -1,8 +1,9 @@
 r"""Per-instance refinement of a menu by RochetNet's objective, from the family's menu or from
 RochetNet's own start (imports torch).
 
-RochetNet (:mod:`amm_opt.solvers.rochetnet`) has no option to start from a given menu, and its
-package is not ours to restructure; this module runs the same per-instance objective (its fused
+RochetNet (:mod:`amm_opt.solvers.rochetnet`) can start from a given menu (``initial_menu``), but
+its loop measures a validation estimate, not the exact profit every few steps; this module runs
+the same per-instance objective (its fused
 kernel ``soft_profit``, its ``initial_parameters`` for the cold start, its snapping rule) with
 Adam on the logits :math:`\theta_k` and prices :math:`p_k`,
 

@@ -24,7 +24,12 @@ from scipy.special import expit, logit, softmax
 from ...problem import Problem
 
 __all__ = ["allocation_map", "allocations", "fingerprint_key", "initial_parameters",
-           "parameter_width", "snapped_allocations"]
+           "menu_parameters", "parameter_width", "snapped_allocations", "trading_items"]
+
+# A given allocation on a face of the box has an infinite logit; 1e-4 of the width from it is a
+# logit of about +-9.2, where the sigmoid's slope still lets Adam move the item (as for vertex
+# weights below 1e-4 on a polytope: log(1e-4) against log(1) for the largest).
+_MENU_EPS = 1e-4
 
 FloatArray = NDArray[np.float64]
 # Initial allocations are drawn in this fraction of the box (away from the faces, where the
@@ -48,6 +53,39 @@ def allocations(problem: Problem, theta: FloatArray) -> FloatArray:
         low, high = problem.allocation_low, problem.allocation_high
         return low + (high - low) * expit(theta)
     return softmax(theta, axis=1) @ np.asarray(problem.allocation.vertices)
+
+
+def trading_items(menu: Any) -> tuple[FloatArray, FloatArray]:
+    """``(allocations, prices)`` of a menu's items other than no-trade (zero trade, zero price:
+    RochetNet's fixed item)."""
+    x = np.asarray(menu.allocations, dtype=np.float64)
+    p = np.asarray(menu.prices, dtype=np.float64)
+    keep = np.any(x != 0, axis=1) | (p != 0)
+    return x[keep], p[keep]
+
+
+def menu_parameters(problem: Problem, x: FloatArray, price: FloatArray, scale: float
+                    ) -> tuple[FloatArray, FloatArray]:
+    r"""``(theta, price / scale)`` that reproduce allocations ``x`` (items, goods) to within
+    :math:`10^{-4}` of ``X``'s width: on a box the logit of the clipped fraction of the box, on a
+    polytope the log of the vertex weights of the nearest convex combination (non-negative least
+    squares, weights floored at :math:`10^{-4}`)."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    if problem.allocation_is_box:
+        low, high = problem.allocation_low, problem.allocation_high
+        width = np.where(high > low, high - low, 1.0)
+        theta = logit(np.clip((x - low) / width, _MENU_EPS, 1.0 - _MENU_EPS))
+    else:
+        from scipy.optimize import nnls
+
+        verts = np.asarray(problem.allocation.vertices)
+        weight = 1e3 * max(1.0, float(np.abs(verts).max()))
+        system = np.vstack([verts.T, np.full((1, verts.shape[0]), weight)])
+        theta = np.empty((x.shape[0], verts.shape[0]))
+        for k, row in enumerate(x):
+            w, _ = nnls(system, np.concatenate([row, [weight]]))
+            theta[k] = np.log(np.maximum(w / max(w.sum(), 1e-300), _MENU_EPS))
+    return theta, np.asarray(price, dtype=np.float64) / scale
 
 
 def snapped_allocations(problem: Problem, theta: FloatArray, snap: float) -> FloatArray:

@@ -37,16 +37,25 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ...errors import ResourceLimitError
+from ...errors import MenuError, OptionError, ResourceLimitError
 from ...evaluate import Evaluation, evaluate
 from ...limits import require_memory
 from ...menu import Menu
-from ...options import Choice, Flag, Function, Integer, Real, Rule, check_training_target
+from ...options import (
+    Choice,
+    Flag,
+    Function,
+    Instance,
+    Integer,
+    Real,
+    Rule,
+    check_training_target,
+)
 from ...polishing import polish, polish_refusal, snap_allocations
 from ...problem import Problem
 from ...result import Result, Status
 from ..base import Solver, finishing_seconds, menu_result
-from .allocations import allocations, parameter_width, snapped_allocations
+from .allocations import allocations, parameter_width, snapped_allocations, trading_items
 
 __all__ = ["RochetNet"]
 
@@ -149,6 +158,12 @@ class RochetNet(Solver):
         leaves torch's global setting). One by default: on a busy machine OpenMP threads
         spin-wait for a core and a second thread made runs far slower (BENCHMARKS.md), while
         the batches are too small for it to gain much on an idle one.
+    initial_menu : Menu or None
+        Start training from this menu (a learned menu to refine, a grid-LP menu, a family's
+        menu): its items other than no-trade take the first of the ``menu_size`` places
+        (allocations as logits within 1e-4 of ``X``'s width, prices as given), the rest start as
+        usual. It must fit the problem and have at most ``menu_size`` items; it is part of the
+        checkpoint's fingerprint.
 
     Examples
     --------
@@ -186,6 +201,7 @@ class RochetNet(Solver):
     snap: float = 1e-2
     polish: bool = False
     threads: int | None = 1
+    initial_menu: Menu | None = None
 
     name: ClassVar[str] = "rochetnet"
     description: ClassVar[str] = ("RochetNet (PyTorch): learns a menu from samples for any "
@@ -220,6 +236,7 @@ class RochetNet(Solver):
         "evaluate_method": Choice(("auto", "exact", "quadrature", "qmc", "sample-mean")),
         "torch_compile": Flag(), "polish": Flag(), "resume": Flag(),
         "callback": Function("callback(step, info)"), "progress": Flag(optional=True),
+        "initial_menu": Instance(Menu, "a Menu (the start of training)"),
     }
 
     def __post_init__(self) -> None:
@@ -228,6 +245,8 @@ class RochetNet(Solver):
 
     def check_problem(self, problem: Problem) -> None:
         super().check_problem(problem)
+        if self.initial_menu is not None:
+            self._check_initial_menu(problem)
         items = self.menu_size + 1
         for rows, what in ((self.batch_size, "batch_size"),
                            (self.validation_size, "validation_size")):
@@ -246,6 +265,21 @@ class RochetNet(Solver):
                    + n * (1 << 16))
         require_memory(width * numbers, "RochetNet's training arrays", "batch_size",
                        "a smaller batch_size, validation_size or menu_size")
+
+    def _check_initial_menu(self, problem: Problem) -> None:
+        menu = self.initial_menu
+        assert menu is not None
+        try:
+            menu.check_fits(problem)
+        except MenuError as exc:
+            raise OptionError(f"does not fit the problem ({exc})", field="initial_menu",
+                              value=menu, allowed="a menu of this problem's goods with every "
+                              "item in its allocation set") from None
+        count = len(trading_items(menu)[1])
+        if count > self.menu_size:
+            raise OptionError(f"has {count} items besides no-trade, more than menu_size = "
+                              f"{self.menu_size}", field="initial_menu", value=menu,
+                              allowed=f"menu_size >= {count}, or a smaller menu")
 
     def trajectory_settings(self) -> dict[str, Any]:
         """The options that decide the training trajectory (checked when resuming)."""

@@ -34,7 +34,13 @@ from ...interrupts import deferred_interrupt
 from ...paths import MAX_ARRAY_BYTES, check_output_path, read_bytes, write_atomic
 from ...problem import Problem
 from ..base import progress_bar
-from .allocations import allocation_map, fingerprint_key, initial_parameters
+from .allocations import (
+    allocation_map,
+    fingerprint_key,
+    initial_parameters,
+    menu_parameters,
+    trading_items,
+)
 from .kernel import Workspace, hard_profit, soft_profit
 
 __all__ = ["TrainOutcome", "TrainingSettings", "resolve_device", "train"]
@@ -75,6 +81,7 @@ class TrainingSettings(Protocol):
     resume: bool
     callback: Callable[[int, dict[str, Any]], Any] | None
     progress: bool | None
+    initial_menu: Any
 
     def trajectory_settings(self) -> dict[str, Any]: ...
 
@@ -216,6 +223,11 @@ def fingerprint(problem: Problem, solver: TrainingSettings, device: torch.device
              repr(problem.adverse_selection), fingerprint_key(problem),
              device.type]
     parts += [f"{k}={v!r}" for k, v in sorted(solver.trajectory_settings().items())]
+    start = getattr(solver, "initial_menu", None)
+    if start is not None:               # the starting menu decides the trajectory: its numbers
+        h = hashlib.sha256(np.ascontiguousarray(start.allocations).tobytes())
+        h.update(np.ascontiguousarray(start.prices).tobytes())
+        parts.append("initial_menu=" + h.hexdigest())
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -351,6 +363,11 @@ class _Trainer:
         self.setup = setup = _setup(problem, solver, device, dtype, seeds["validation"])
         items = solver.menu_size
         theta0, price0 = initial_parameters(problem, items, seeds["init"], setup.scale)
+        if solver.initial_menu is not None:
+            # The given menu's items (no-trade left out) take the first places; the rest keep
+            # their usual start, so a small menu can grow.
+            x, p = trading_items(solver.initial_menu)
+            theta0[:len(p)], price0[:len(p)] = menu_parameters(problem, x, p, setup.scale)
         self.theta = torch.tensor(theta0, dtype=dtype, device=device, requires_grad=True)
         self.price = torch.tensor(price0, dtype=dtype, device=device, requires_grad=True)
         self.opt = torch.optim.Adam(
