@@ -28,10 +28,10 @@ from amm_opt.solvers.grid_lp.model import (
     all_pairs,
     certified_bound,
     delaunay_pairs,
-    find_cuts,
     initial_pairs,
     start_pairs,
 )
+from amm_opt.solvers.grid_lp.separation import find_cuts
 from amm_opt.solvers.grid_lp.stages import lp_round
 
 HAVE_HIGHSPY = importlib.util.find_spec("highspy") is not None
@@ -295,6 +295,28 @@ def test_separation_finds_the_worst_pair_of_all() -> None:
     worst = np.unravel_index(np.argmax(viol), viol.shape)
     assert any((cuts.i == worst[0]) & (cuts.j == worst[1])) or \
         viol[cuts.i, cuts.j].max() == pytest.approx(viol.max())
+
+
+@pytest.mark.parametrize("per_point", [1, 3])
+def test_separation_rows_per_point_against_brute_force(per_point: int) -> None:
+    """Every violated point j gets rows from the ``per_point`` highest violating planes at j
+    (ties aside: the planes here are distinct), and nothing that is not violated."""
+    rng = np.random.default_rng(1)
+    pts = rng.random((120, 2))
+    g = rng.uniform(-1, 1, (120, 2))
+    u = rng.random(120) * 0.2
+    cuts = find_cuts(pts, u, g, 1e-9, 10**6, np.empty(0, np.int64), per_point=per_point)
+    viol = u[:, None] + np.einsum("in,ijn->ij", g, pts[None, :, :] - pts[:, None, :]) - u[None, :]
+    assert np.all(viol[cuts.i, cuts.j] > 1e-9)
+    assert cuts.violated_points == int((viol.max(axis=0) > 1e-9).sum())
+    rows = set(zip(cuts.i.tolist(), cuts.j.tolist(), strict=True))
+    for j in np.flatnonzero(viol.max(axis=0) > 1e-9):
+        order = np.argsort(-viol[:, j])
+        want = [i for i in order[:per_point] if viol[i, j] > 1e-9 and i != j]
+        assert all((int(i), int(j)) in rows for i in want)
+    if per_point > 1:
+        fewer = find_cuts(pts, u, g, 1e-9, 10**6, np.empty(0, np.int64))
+        assert len(cuts.i) > len(fewer.i)
 
 
 def test_delaunay_start_pairs() -> None:

@@ -301,3 +301,14 @@ def test_cold_rounds_after_stalled_warm_starts():
     lp = Fake()
     lp_round(lp, 3, 100.0, 1.0)
     assert lp.calls == ["solve"]                      # warm: no reset when it is quick
+
+
+def test_rows_per_point_change_the_rounds_not_the_optimum():
+    """cuts_per_point only changes which violated rows enter each round: the cutting planes end
+    at the optimum of the LP over all rows either way (both stop with no violated row)."""
+    problem = monopolist(3)
+    one = GridLP(grid=6, polish=False, cuts_per_point=1).solve(problem)
+    four = GridLP(grid=6, polish=False).solve(problem)             # folded default: 4
+    assert abs(one.bounds.upper - four.bounds.upper) < SAME_LP_ATOL
+    rounds = [len(r.stats["stages"][0]["rounds"]) for r in (one, four)]
+    assert rounds[1] <= rounds[0]

@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 
 from ...menu import Menu
 from ...problem import Problem
-from .model import LPData, upper_envelope
+from .model import LPData
+from .separation import upper_envelope
 
 __all__ = ["envelope", "highest_plane", "lp_menu"]
 

@@ -1,4 +1,4 @@
-r"""The grid LP as matrices, its certified dual bound, and the separation of cuts.
+r"""The grid LP as matrices and its certified dual bound (cuts: :mod:`.separation`).
 
 Variables at each point :math:`P_i` (mesh corners, barycentres, the belief): the utility
 :math:`u_i` and a gradient :math:`g_i \in X`. Column layout, point by point:
@@ -57,14 +57,13 @@ from .mesh import MeshPoints
 
 __all__ = ["DualTerms", "LPData", "UtilityColumns", "all_pairs", "allocation_fields",
            "allocation_rows", "certified_bound", "delaunay_pairs", "dual_bound_terms",
-           "facet_rows", "find_cuts", "initial_pairs", "pair_keys", "pair_matrix",
-           "with_allocation_rows", "worst_point_per_plane"]
+           "facet_rows", "initial_pairs", "pair_keys", "pair_matrix", "tangent_pieces",
+           "with_allocation_rows"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 _EPS = float(np.finfo(np.float64).eps) / 2          # unit round-off u = 2**-53
-_CHUNK_ENTRIES = 1 << 22                             # points x pieces per separation block
 
 
 def _gamma(k: int) -> float:
@@ -474,46 +473,6 @@ def certified_bound(data: LPData, matrix: sp.csr_matrix, duals: FloatArray | Non
                    "duals": duals is not None}
 
 
-# ---------------------------------------------------------------------------------------------
-# Separation
-def worst_point_per_plane(plane: IntArray, point: IntArray, violation: FloatArray,
-                          planes: int) -> tuple[IntArray, FloatArray]:
-    """For each of ``planes`` planes, the point of largest violation among the violating
-    ``(plane, point, violation)`` triples (-1 and 0 where a plane has none): one sort."""
-    order = np.lexsort((-violation, plane))
-    plane_sorted = plane[order]
-    lead = np.r_[True, plane_sorted[1:] != plane_sorted[:-1]]
-    worst_j = np.full(planes, -1, dtype=np.int64)
-    worst_v = np.zeros(planes)
-    worst_j[plane_sorted[lead]] = point[order][lead]
-    worst_v[plane_sorted[lead]] = violation[order][lead]
-    return worst_j, worst_v
-
-
-# ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Cuts:
-    """Violated pairs found by :func:`find_cuts`.
-
-    Attributes
-    ----------
-    i, j : arrays of shape (m,)
-        New rows ``u_j >= u_i + g_i.(P_j - P_i)``.
-    max_violation : float
-        Largest violation :math:`\\max_{i,j} u_i + g_i\\cdot(P_j - P_i) - u_j` over **all** pairs.
-    violated_points : int
-        Points ``j`` below the max of the tangent planes by more than the tolerance.
-    pieces : int
-        Distinct tangent planes of the current solution.
-    """
-
-    i: IntArray
-    j: IntArray
-    max_violation: float
-    violated_points: int
-    pieces: int
-
-
 def tangent_pieces(points: FloatArray, u: FloatArray, g: FloatArray
                    ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
     """Distinct planes ``a + g.v`` of the solution: ``(G (K, n), A (K,), first (K,), inv (N,))``.
@@ -524,63 +483,3 @@ def tangent_pieces(points: FloatArray, u: FloatArray, g: FloatArray
     key = np.column_stack([g, a])
     _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
     return g[first], a[first], first.astype(np.int64), inv.ravel().astype(np.int64)
-
-
-def upper_envelope(points: FloatArray, gk: FloatArray, ak: FloatArray
-                   ) -> tuple[FloatArray, IntArray]:
-    """``max_k a_k + g_k.v`` and its argmax at every point (chunked), shapes (N,), (N,)."""
-    count = len(points)
-    best = np.empty(count)
-    arg = np.empty(count, dtype=np.int64)
-    rows = max(1, _CHUNK_ENTRIES // max(1, len(ak)))
-    for s in range(0, count, rows):
-        block = points[s:s + rows] @ gk.T + ak
-        arg[s:s + rows] = block.argmax(axis=1)
-        best[s:s + rows] = block[np.arange(len(block)), arg[s:s + rows]]
-    return best, arg
-
-
-def find_cuts(points: FloatArray, u: FloatArray, g: FloatArray, tol: float, max_cuts: int,
-              existing: IntArray, sources: IntArray | None = None) -> Cuts:
-    r"""Most violated convexity pairs of a solution, over **all** ordered pairs.
-
-    For each point :math:`j` the worst pair is :math:`(i^*, j)` with :math:`i^*` maximising the
-    tangent plane :math:`u_i + g_i\cdot(P_j - P_i)` at :math:`P_j` (the upper envelope of the
-    distinct planes, evaluated in chunks: work O(N K), K distinct planes, never O(N^2) memory).
-    For each violating plane, every point that carries it also gets its worst pair (they share
-    it), so a whole cluster of wrong gradients is corrected in one round. Pairs already in the LP
-    (``existing``, sorted keys) are skipped; at most ``max_cuts`` are returned, the most
-    violated first. ``sources``: only the planes of these points (``LPData.planes``; None: all).
-    """
-    src = np.arange(len(points), dtype=np.int64) if sources is None else \
-        np.asarray(sources, dtype=np.int64)
-    gk, ak, first, inv = tangent_pieces(points[src], u[src], g[src])
-    first = src[first]
-    env, arg = upper_envelope(points, gk, ak)
-    viol = env - u
-    bad = viol > tol
-    max_violation = float(viol.max(initial=0.0))
-    if not bad.any():
-        return Cuts(np.empty(0, np.int64), np.empty(0, np.int64), max_violation, 0, len(ak))
-    jj = np.flatnonzero(bad)
-    # (a) per point j: the plane's owner point.
-    cand_i = [first[arg[jj]]]
-    cand_j = [jj]
-    cand_v = [viol[jj]]
-    # (b) per violating plane k: its worst point j*_k, for every point carrying plane k.
-    worst_j, worst_v = worst_point_per_plane(arg[jj], jj, viol[jj], len(ak))
-    local = np.flatnonzero(worst_j[inv] >= 0)          # inv is indexed like src
-    cand_i.append(src[local])
-    cand_j.append(worst_j[inv[local]])
-    cand_v.append(worst_v[inv[local]])
-    ci, cj, cv = (np.concatenate(cand_i), np.concatenate(cand_j), np.concatenate(cand_v))
-    keys = pair_keys(ci, cj)
-    keep = (ci != cj) & ~np.isin(keys, existing, assume_unique=False)
-    keys, cv = keys[keep], cv[keep]
-    keys, pos = np.unique(keys, return_index=True)
-    cv = cv[pos]
-    if len(keys) > max_cuts:
-        top = np.argpartition(-cv, max_cuts - 1)[:max_cuts]
-        keys = keys[top]
-    ci, cj = key_pairs(keys)
-    return Cuts(ci, cj, max_violation, int(bad.sum()), len(ak))

@@ -30,14 +30,8 @@ from ...result import Status
 from ...symmetry import SymmetryGroup
 from .interfaces import LPSolution, make_interface
 from .menus import SAME_ITEM_RTOL
-from .model import (
-    Cuts,
-    LPData,
-    allocation_fields,
-    certified_bound,
-    upper_envelope,
-    worst_point_per_plane,
-)
+from .model import LPData, allocation_fields, certified_bound
+from .separation import Cuts, candidate_rows, upper_envelope, violating_planes
 from .orbits import OrbitPoints, orbit_lp_data
 from .stages import (
     SIMPLEX_MAX_GOODS,
@@ -80,7 +74,7 @@ def identity_code(goods: int) -> int:
 
 @dataclass(frozen=True)
 class OrbitCuts(Cuts):
-    """:class:`~.model.Cuts` with the image each row's plane is evaluated at and its key."""
+    """:class:`~.separation.Cuts` with the image each row's plane is evaluated at and its key."""
 
     targets: FloatArray = field(default_factory=lambda: np.empty((0, 0)))
     keys: IntArray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -153,30 +147,25 @@ def _pieces(data: LPData, group: SymmetryGroup, u: FloatArray, g: FloatArray
 
 
 def find_orbit_cuts(data: LPData, group: SymmetryGroup, u: FloatArray, g: FloatArray,
-                    tol: float, max_cuts: int, existing: IntArray) -> OrbitCuts:
+                    tol: float, max_cuts: int, existing: IntArray, per_point: int = 1
+                    ) -> OrbitCuts:
     r"""Most violated rows :math:`(r, s, T)` over all representatives and group elements.
 
-    As :func:`~.model.find_cuts`: per representative :math:`s` the row from the plane highest
-    over its orbit, and for each violating plane its worst representative for every plane point
-    carrying it; rows already in the LP (``existing``, sorted keys) are skipped.
+    As :func:`~.separation.find_cuts`: per representative :math:`s` the rows from the
+    ``per_point`` planes highest over its orbit, and for each violating plane its worst
+    representative for every plane point carrying it; rows already in the LP (``existing``,
+    sorted keys) are skipped.
     """
     src = data.planes
     gk, ak, owner, inv = _pieces(data, group, u, g)
-    env, arg = upper_envelope(data.points, gk, ak)
-    viol = env - u
-    bad = viol > tol
-    max_violation = float(viol.max(initial=0.0))
+    viol = violating_planes(data.points, gk, ak, u, tol, per_point)
+    max_violation = viol.max_violation
     n = data.goods
-    if not bad.any():
+    if not len(viol.point):
         return OrbitCuts(np.empty(0, np.int64), np.empty(0, np.int64), max_violation, 0,
                          len(ak), np.empty((0, n)))
-    jj = np.flatnonzero(bad)
-    piece = arg[jj]
-    worst_j, worst_v = worst_point_per_plane(piece, jj, viol[jj], len(ak))
-    local = np.flatnonzero(worst_j[inv] >= 0)
-    ci = np.concatenate([owner[piece], src[local]])
-    cj = np.concatenate([jj, worst_j[inv[local]]])
-    cv = np.concatenate([viol[jj], worst_v[inv[local]]])
+    piece, source, cj, cv = candidate_rows(viol, inv, len(ak))
+    ci = np.where(source >= 0, src[np.maximum(source, 0)], owner[piece])
     targets, code = group.best_images(g[ci], data.points[cj])
     keys = row_keys(ci, cj, code)
     trivial = (ci == cj) & np.all(targets == data.points[cj], axis=1)
@@ -188,7 +177,7 @@ def find_orbit_cuts(data: LPData, group: SymmetryGroup, u: FloatArray, g: FloatA
     if len(keys) > max_cuts:
         top = np.argpartition(-cv, max_cuts - 1)[:max_cuts]
         keys, targets, ci, cj, code = keys[top], targets[top], ci[top], cj[top], code[top]
-    return OrbitCuts(ci, cj, max_violation, int(bad.sum()), len(ak), targets, keys, code)
+    return OrbitCuts(ci, cj, max_violation, viol.violated_points, len(ak), targets, keys, code)
 
 
 def orbit_menu(problem: Problem, group: SymmetryGroup, data: LPData, z: FloatArray) -> Menu:
@@ -235,6 +224,11 @@ def _cheapest(x: FloatArray, p: FloatArray, width: FloatArray) -> tuple[FloatArr
 class OrbitCuttingPlanes(CuttingPlanes):
     """:class:`~.stages.CuttingPlanes` on the reduced LP: folded separation, rows at images,
     the folding allowance in the bound, the expanded menu (evaluated after the last round)."""
+
+    # Four rows into each violated representative per round: the rounds here are cold
+    # interior-point solves (below), and mono5 at grid 9 took 10 rounds in 39 s with 4 against
+    # 25 rounds in 74 s with 1 (8 made each LP too large: 73 s; BENCHMARKS.md, issue 17).
+    default_per_point = 4
 
     def __init__(self, options: StageOptions, model: StageModel, stage: int, run: RunContext,
                  source: str, group: SymmetryGroup, orbits: OrbitPoints, codes: IntArray
@@ -318,7 +312,7 @@ class OrbitCuttingPlanes(CuttingPlanes):
         t0 = time.perf_counter()
         u, g = self.model.data.split(z)
         cuts = find_orbit_cuts(self.model.data, self.group, u, g, self.options.cut_tol,
-                               self.max_cuts, self.model.keys)
+                               self.max_cuts, self.model.keys, self.per_point)
         self.run.add_time("separation", t0)
         return cuts
 

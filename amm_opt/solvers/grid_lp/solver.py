@@ -91,7 +91,12 @@ class GridLP(Solver):
         Violations :math:`u_i + g_i\cdot(P_j - P_i) - u_j` at or below this are accepted.
         (The certified bound never depends on it: any pair set gives a valid bound.)
     max_cuts : int or None
-        Pairs added per round (the most violated first); None: the number of points.
+        Pairs added per round (the most violated first); None: the number of points times
+        ``cuts_per_point``.
+    cuts_per_point : int or None
+        Rows added into each violated point per round, from its highest violating planes;
+        None: 4 on the LP folded onto symmetry orbits (cold interior-point rounds: fewer,
+        larger rounds pay), 1 otherwise.
     max_rounds : int
         Cutting-plane rounds per stage; reaching it with violations left gives
         ``Status.ITERATION_LIMIT`` (bounds remain valid).
@@ -165,6 +170,7 @@ class GridLP(Solver):
     carry_pairs: bool = False
     cut_tol: float = 1e-9
     max_cuts: int | None = None
+    cuts_per_point: int | None = None
     max_rounds: int = 50
     target_gap: float | None = None
     time_limit: float | None = None
@@ -198,7 +204,8 @@ class GridLP(Solver):
         "grid": Grid(), "pairs": Choice(("cuts", "all")),
         "start_pairs": Choice(("delaunay", "knn")), "planes": Choice(("positive", "all")),
         "neighbours": Integer(1), "carry_pairs": Flag(), "cut_tol": Real(0, open_low=True),
-        "max_cuts": Integer(1, optional=True), "max_rounds": Integer(1),
+        "max_cuts": Integer(1, optional=True), "cuts_per_point": Integer(1, optional=True),
+        "max_rounds": Integer(1),
         "target_gap": Real(0, open_low=True, optional=True),
         "time_limit": Real(0, open_low=True, optional=True),
         "max_refinements": Integer(0, optional=True),

@@ -29,16 +29,15 @@ from .interfaces import LPSolution, make_interface
 from .menus import highest_plane, lp_menu
 from .mesh import MeshPoints
 from .model import (
-    Cuts,
     LPData,
     all_pairs,
     allocation_fields,
     certified_bound,
-    find_cuts,
     key_pairs,
     pair_keys,
     start_pairs,
 )
+from .separation import Cuts, find_cuts
 from .progress import BestBounds, GridLPProgress
 
 __all__ = ["CuttingPlanes", "RunContext", "StageModel", "StageOptions", "StageOutcome",
@@ -72,6 +71,7 @@ class StageOptions(Protocol):
     carry_pairs: bool
     cut_tol: float
     max_cuts: int | None
+    cuts_per_point: int | None
     max_rounds: int
     max_all_pairs: int
     lp_solver: str
@@ -225,11 +225,15 @@ def lp_round(lp: Any, rnd: int, remaining: float, cold: float, warm: bool = True
 class CuttingPlanes:
     """Solve one stage's LP, adding violated pairs until none is left (or a limit is hit)."""
 
+    # Rows into each violated point per round when ``cuts_per_point`` is None.
+    default_per_point = 1
+
     def __init__(self, options: StageOptions, model: StageModel, stage: int, run: RunContext,
                  source: str) -> None:
         self.options, self.model, self.stage, self.run = options, model, stage, run
         data = model.data
-        self.max_cuts = options.max_cuts or max(data.size, 1000)
+        self.per_point = options.cuts_per_point or self.default_per_point
+        self.max_cuts = options.max_cuts or max(data.size, 1000) * self.per_point
         self.summary: dict[str, Any] = {
             "stage": stage, "points": data.size, "source": source,
             "points_with_mass": int((data.masses != 0).sum()), "rounds": []}
@@ -342,7 +346,7 @@ class CuttingPlanes:
         data = self.model.data
         u, g = data.split(z)
         cuts = find_cuts(data.points, u, g, self.options.cut_tol, self.max_cuts,
-                         self.model.keys, data.planes)
+                         self.model.keys, data.planes, self.per_point)
         self.run.add_time("separation", t0)
         return cuts
 

@@ -3,7 +3,7 @@ r"""One finite-type LP solved by cutting planes, with its certificate.
 The first LP has the rows between each type and its ``k`` nearest neighbours (both
 orientations) and every row into and out of the belief :math:`c`; each round adds, for every
 type below the upper envelope of the current tangent planes, its most violated pair
-(:func:`~amm_opt.solvers.grid_lp.model.find_cuts`, O(N K) work for K distinct planes, never
+(:func:`~amm_opt.solvers.grid_lp.separation.find_cuts`, O(N K) work for K distinct planes, never
 O(N^2) memory), until no pair is violated by more than ``cut_tol``. Any set of rows is a
 relaxation, so the certified bound of every round is valid; at the last round the solution is
 feasible for the LP with all pairs up to ``cut_tol``.
@@ -28,11 +28,11 @@ from ..grid_lp.interfaces import make_interface, resolve_interface
 from ..grid_lp.model import (
     all_pairs,
     allocation_fields,
-    find_cuts,
     key_pairs,
     pair_keys,
     start_pairs,
 )
+from ..grid_lp.separation import find_cuts
 from .model import TypesData, certified_bound
 from .types import TypeSet
 

@@ -11,7 +11,7 @@ For types :math:`t_i` with weights :math:`w_i` and the belief :math:`c` (``docs/
 (The caps :math:`u_i \le \sigma_X(t_i - c)` follow from the rows into :math:`c`; they keep every
 sub-LP bounded.) Columns are laid out point by point, ``u_i`` at ``i (n + 1)`` and ``g_i`` after
 it, as in the grid LP, so its solver interfaces and separation serve this LP unchanged
-(:mod:`amm_opt.solvers.grid_lp.interfaces`, :func:`~amm_opt.solvers.grid_lp.model.find_cuts`).
+(:mod:`amm_opt.solvers.grid_lp.interfaces`, :func:`~amm_opt.solvers.grid_lp.separation.find_cuts`).
 
 **Certified bound.** Written :math:`\max q^\top z` s.t. :math:`Az \le 0`, :math:`lo \le z \le hi`,
 for every :math:`y \ge 0` and every :math:`z` feasible for the LP with **all** pairs (a superset
@@ -42,9 +42,9 @@ from ..grid_lp.model import (
     UtilityColumns,
     dual_bound_terms,
     facet_rows,
-    upper_envelope,
     with_allocation_rows,
 )
+from ..grid_lp.separation import upper_envelope
 from .types import TypeSet
 
 __all__ = ["LIFT_SWEEPS", "TypesData", "certified_bound", "lift_prices", "types_menu"]
