@@ -17,6 +17,8 @@ Cases (``--cases``; each with its issue-17 target):
 ``amm3``    AMM, U[0,1]^3, c = 1/2, X = [-1,1]^3, lambda = 0: <= 0.3% in 5 min
 ``amm3l``   the same at lambda = 1/2: <= 0.3% in 5 min
 ``amm4``    AMM, U[0,1]^4, c = 1/2, lambda = 0: <= 1% in 10 min
+``beta3``   AMM, Beta(2,2) x U[0,1] x U[0,1], c = 1/2, X = [-1,1]^3 (group Z2 x B2, order 16;
+            "3 goods without symmetry" in the issue): <= 1% in 10 min
 
 Usage: ``python benchmarks/symmetry.py --cases mono3 amm3 [--grid mono3=45] [--crosscheck]``.
 """
@@ -47,13 +49,17 @@ CASES: dict[str, dict[str, Any]] = {
                   target=3e-3),
     "amm4": dict(goods=4, belief=0.5, allocation=(-1, 1), lam=0.0, grid=20, limit=600,
                  target=1e-2),
+    "beta3": dict(goods=3, belief=0.5, allocation=(-1, 1), lam=0.0, grid=32, limit=600,
+                  target=1e-2, values="beta-uniform-uniform"),
 }
 
 
 def _problem(case: dict[str, Any]) -> Any:
-    from amm_opt import Problem, Uniform
+    from amm_opt import Beta, Problem, Product, Uniform
 
-    return Problem(goods=case["goods"], values=Uniform(0, 1), belief=case["belief"],
+    values = Product([Beta(2, 2), Uniform(0, 1), Uniform(0, 1)]) \
+        if case.get("values") == "beta-uniform-uniform" else Uniform(0, 1)
+    return Problem(goods=case["goods"], values=values, belief=case["belief"],
                    allocation=case["allocation"], adverse_selection=case["lam"])
 
 
