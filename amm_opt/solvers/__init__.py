@@ -119,7 +119,10 @@ _OT_AUTO_GRID = {1: 64, 2: 64, 3: 24}
 # The automatic grid of the (folded) grid LP beyond 2 goods: the finest grid whose number of
 # orbit points stays under this cap (BENCHMARKS.md, "Automatic rule for 3 to 6 goods"); the
 # LP's time grows with the points and, at equal points, with the goods (more rows per point).
-_GRID_LP_AUTO_POINTS = {3: 12_000, 4: 2_000, 5: 2_100, 6: 1_800}
+# Since four rows per violated point enter each round of the folded LP (stop 22), 4 and 5 goods
+# fit about 1.5 times the points in the same time (mono5 at 3 003 points: 116 s, at 4 368: 331 s;
+# AMM-4 at 4 845: 323 s); 6 goods at 3 003 points did not finish in 600 s, so its cap stays.
+_GRID_LP_AUTO_POINTS = {3: 12_000, 4: 3_900, 5: 3_100, 6: 1_800}
 # A non-uniform density puts signed mass in every cell (a uniform one only on the faces and
 # at c), so every point carries a plane and the LP is far harder at equal points: Beta(2,2) x U
 # x U at 11 000 orbit points did not finish its first LP in 120 s, at 2 119 it took 300 s with
