@@ -123,9 +123,10 @@ def test_two_goods_tiny_types_brute_force_and_independent_lp():
 def test_cutting_planes_match_the_all_pairs_lp(goods, m, lam):
     problem = _samples_problem(m, goods, seed=goods, adverse_selection=lam)
     cuts = solve(problem, backend="types_lp")
+    more = solve(problem, backend="types_lp", cuts_per_point=3)    # other rows, same optimum
     full = solve(problem, backend="types_lp", pairs="all")
     dense = _dense_lp_optimum(problem)
-    for res in (cuts, full):
+    for res in (cuts, more, full):
         assert res.bounds.upper == pytest.approx(dense, abs=LP_ATOL)
         assert res.bounds.relative_gap <= GAP_RTOL
     assert cuts.stats["pairs"] < full.stats["pairs"]

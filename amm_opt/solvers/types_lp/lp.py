@@ -56,6 +56,7 @@ class LPOptions(Protocol):
     neighbours: int
     cut_tol: float
     max_cuts: int | None
+    cuts_per_point: int
     max_rounds: int
     max_all_pairs: int
     interface: str
@@ -136,7 +137,7 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
         lp.h.setOptionValue("dual_feasibility_tolerance", FEASIBILITY_TOL)
     lp.add(i, j)
     keys = np.sort(pair_keys(i, j))
-    max_cuts = options.max_cuts or max(data.size, 1000)
+    max_cuts = options.max_cuts or max(data.size, 1000) * options.cuts_per_point
     out = TypesOutcome(data=data, z=None, certificate=None, status=Status.ITERATION_LIMIT,
                        reason="max_rounds")
     for rnd in range(options.max_rounds):
@@ -176,7 +177,8 @@ def solve_types(problem: Problem, types: TypeSet, options: LPOptions,
             break
         t0 = time.perf_counter()
         u, g = data.split(sol.z)
-        cuts = find_cuts(data.points, u, g, options.cut_tol, max_cuts, keys)
+        cuts = find_cuts(data.points, u, g, options.cut_tol, max_cuts, keys,
+                         per_point=options.cuts_per_point)
         out.separation_seconds += time.perf_counter() - t0
         record.update(max_violation=cuts.max_violation, cuts_added=len(cuts.i))
         if not len(cuts.i):

@@ -89,7 +89,11 @@ class TypesLP(Solver):
     cut_tol : float
         Violations at or below this end the cutting planes (the bound never depends on it).
     max_cuts : int or None
-        Pairs added per round (None: the number of types, at least 1000).
+        Pairs added per round (None: the number of types, at least 1000, times
+        ``cuts_per_point``).
+    cuts_per_point : int
+        Rows added into each violated type per round, from its highest violating planes
+        (:func:`~amm_opt.solvers.grid_lp.separation.find_cuts`).
     max_rounds : int
         Cutting-plane rounds per LP; reaching it gives ``Status.ITERATION_LIMIT``.
     max_types : int
@@ -129,6 +133,7 @@ class TypesLP(Solver):
     neighbours: int = 8
     cut_tol: float = 1e-9
     max_cuts: int | None = None
+    cuts_per_point: int = 1
     max_rounds: int = 200
     max_types: int = 100_000
     max_all_pairs: int = 20_000_000
@@ -158,6 +163,7 @@ class TypesLP(Solver):
         "seed": Integer(0), "pairs": Choice(("cuts", "all")),
         "start_pairs": Choice(("delaunay", "knn")), "neighbours": Integer(1),
         "cut_tol": Real(0, open_low=True), "max_cuts": Integer(1, optional=True),
+        "cuts_per_point": Integer(1),
         "max_rounds": Integer(1), "max_types": Integer(2), "max_all_pairs": Integer(1),
         "time_limit": Real(0, open_low=True, optional=True),
         "interface": Choice(tuple(i for i in INTERFACES if i != "cvxpy")),
