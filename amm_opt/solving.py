@@ -14,10 +14,15 @@ from .errors import (
     OptionError,
     SolverFailedError,
 )
+from .handoff import hand_off_menu
 from .problem import Problem
 from .result import Bounds, Result, Status, bracket_slack
 
 __all__ = ["solve"]
+
+# Bound engines whose menu may replace the menu engine's (:mod:`amm_opt.handoff`): the grid LP's
+# menu is a menu of the density, evaluated like any other.
+_HANDOFF_FROM = ("grid_lp",)
 
 
 
@@ -71,10 +76,14 @@ def solve(problem: Problem, backend: Any = None, *, check: bool = True, **option
                                "automatic": backend is None}
     if fallbacks:
         stats["backend_choice"]["fallbacks"] = fallbacks
-    bounds = result.bounds
+    bounds, upper = result.bounds, None
     if backend is None and result.status.usable:
-        bounds, stats["auto_choice"] = _auto_upper(problem, solver.name, reason, bounds)
+        bounds, stats["auto_choice"], upper = _auto_upper(problem, solver.name, reason, bounds)
     result = replace(result, bounds=bounds, stats=stats)
+    if upper is not None and upper.backend in _HANDOFF_FROM:
+        result, handoff = hand_off_menu(problem, result, upper)
+        if handoff is not None:
+            stats["auto_choice"]["menu_handoff"] = handoff
     if result.status is Status.FAILED or result.status is Status.INFEASIBLE:
         raise SolverFailedError(result.status.message, field=f"backend {solver.name!r}",
                                 value=result.message or result.status.value,
@@ -115,8 +124,9 @@ def _next_menu_engine(problem: Problem, result: Result, solver: Any, reason: str
 
 
 def _auto_upper(problem: Problem, menu_backend: str, menu_reason: str,
-                bounds: Bounds) -> tuple[Bounds, dict[str, Any]]:
-    """Add the automatic rule's upper bound to ``bounds``; explain every step.
+                bounds: Bounds) -> tuple[Bounds, dict[str, Any], Result | None]:
+    """Add the automatic rule's upper bound to ``bounds``; explain every step; the bound
+    engine's result (None when no engine gave a bound).
 
     The candidates of :func:`~amm_opt.solvers.upper_candidates` are tried best first; one that
     fails or ends without a usable bound is recorded (``upper_attempts``) and the next is tried.
@@ -130,7 +140,7 @@ def _auto_upper(problem: Problem, menu_backend: str, menu_reason: str,
                             "menu_reason": menu_reason, "upper_backend": first[0],
                             "upper_reason": first[2], "upper_options": first[1]}
     if not candidates or bounds.upper is not None:
-        return bounds, info
+        return bounds, info, None
     attempts: list[dict[str, Any]] = []
     for name, options, reason in candidates:
         attempt: dict[str, Any] = {"backend": name, "options": options, "reason": reason}
@@ -144,13 +154,13 @@ def _auto_upper(problem: Problem, menu_backend: str, menu_reason: str,
             if len(attempts) > 1:
                 info["upper_attempts"] = attempts
             return replace(bounds, upper=upper.bounds.upper,
-                           upper_method=f"{name}: {upper.bounds.upper_method}"), info
+                           upper_method=f"{name}: {upper.bounds.upper_method}"), info, upper
         attempt["error"] = error
     info["upper_error"] = attempts[0]["error"] if len(attempts) == 1 else \
         "; ".join(f"{a['backend']}: {a['error']}" for a in attempts)
     if len(attempts) > 1:
         info["upper_attempts"] = attempts
-    return bounds, info
+    return bounds, info, None
 
 
 def _try_upper(problem: Problem, name: str, options: dict[str, Any],

@@ -3,13 +3,14 @@ bound beside RochetNet's menu from 4 goods, and the fall-back to the next bound 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 import amm_opt.solvers as solvers_module
-from amm_opt import Problem, Uniform, solve
+from amm_opt import Menu, Problem, Uniform, evaluate, solve
 from amm_opt.errors import InaccurateSolutionWarning, SolverFailedError
 from amm_opt.result import Result
 from amm_opt.solvers import AutoRule, folded_point_count, register_backend, unregister_backend
@@ -113,6 +114,40 @@ def test_four_symmetric_goods_get_a_certified_folded_bound_beside_rochetnet(monk
     # (solve itself checked lower <= upper within the QMC error)
     assert result.bounds.upper >= 0.5
     assert result.bounds.lower <= result.bounds.upper
+
+
+@needs["grid_lp"]
+@needs["rochetnet"]
+def test_the_folded_lp_menu_fine_tuned_replaces_a_weaker_learned_menu(monkeypatch):
+    """AMM-4 (B4): 150 cold RochetNet steps give a poor menu; the folded grid LP's menu (grid
+    12), fine-tuned from there, is better, is kept, and is reported by a fresh evaluation."""
+    monkeypatch.setitem(solvers_module._GRID_LP_AUTO_POINTS, 4, 300)
+    problem = Problem(goods=4, values=Uniform(0, 1), belief=0.5)
+    result = solve(problem, steps=150, menu_size=16, batch_size=1024, seed=0)
+    handoff = result.stats["auto_choice"]["menu_handoff"]
+    menus = handoff["menus"]
+    assert set(menus) == {"rochetnet", "grid_lp", "grid_lp menu fine-tuned by rochetnet"}
+    assert handoff["chosen"] == max(menus, key=menus.get) != "rochetnet"
+    result.menu.check_fits(problem)
+    again = evaluate(problem, result.menu, seed=1)
+    assert result.bounds.lower == again.profit and result.profit == again.profit
+    assert result.bounds.lower_stderr == again.stderr > 0
+    # The chosen menu beats the learned one by far more than the estimates' errors.
+    assert result.bounds.lower > menus["rochetnet"] + 10 * result.bounds.lower_stderr
+    assert result.bounds.lower <= result.bounds.upper
+
+
+def test_hand_off_keeps_a_menu_at_least_as_good_as_the_bound_engines():
+    from amm_opt.handoff import hand_off_menu
+
+    problem = Problem(goods=1, values=Uniform(0, 1), belief=0.5)
+    good = solve(problem, backend="separate")
+    worse = Menu(np.array([[1.0]]), np.array([0.9]))
+    upper = replace(good, menu=worse, backend="grid_lp",
+                    bounds=replace(good.bounds, lower=evaluate(problem, worse).profit))
+    assert upper.bounds.lower < good.bounds.lower
+    assert hand_off_menu(problem, good, upper) == (good, None)
+    assert hand_off_menu(problem, good, None) == (good, None)
 
 
 def test_four_goods_without_a_large_group_keep_the_statistical_bound():

@@ -498,10 +498,10 @@ def test_auto_rule_upper_bound(monkeypatch):
     assert choose_upper(two, "rochetnet")[:2] == ("ot_dual", {"grid": 64})
     assert choose_upper(Problem(goods=3, values=Uniform(0, 1), belief=0.5),
                         "rochetnet")[:2] == ("ot_dual", {"grid": 24})
-    # 4 goods with a large group: the folded grid LP (B4, order 384: 13 distances per axis at 24
-    # cells give C(13 + 3, 4) = 1820 orbit points, under the cap 2000; 26 cells give 2380)
+    # 4 goods with a large group: the folded grid LP (B4, order 384: 16 distances per axis at 30
+    # cells give C(16 + 3, 4) = 3876 orbit points, under the cap 3900; 32 cells give 4845)
     name, options, why = choose_upper(four, "rochetnet")
-    assert (name, options) == ("grid_lp", {"grid": 24, "time_limit": 300.0})
+    assert (name, options) == ("grid_lp", {"grid": 30, "time_limit": 300.0})
     assert "CERTIFIED" in why and "order 384" in why
     # no group large enough to fold: no certified bound (types_lp is not installed here)
     skew = Problem(goods=4, values=Uniform(0, 1), belief=[0.4, 0.5, 0.6, 0.45])

@@ -138,7 +138,8 @@ _FOLDED_TIME_LIMIT = 300.0
 _GRID_LP_AUTO_CORNERS = 2e7
 # Distinct sample types the finite-type LP solves exactly in about a minute on 2 cores, by goods
 # (BENCHMARKS.md, "Finite types"); larger samples go to RochetNet with a statistical bound.
-_TYPES_LP_EXACT_MAX = {1: 5000, 2: 2000, 3: 1000, 4: 800, 5: 800}
+# (2 goods x 4000 and 5 x 1500 took 39 s and 70 s with four rows per violated type, stop 22.)
+_TYPES_LP_EXACT_MAX = {1: 5000, 2: 4000, 3: 1000, 4: 800, 5: 1500}
 _TYPES_LP_EXACT_MAX_BEYOND = 300
 # The automatic statistical bound (draws of types_lp's default size, a second or two per LP):
 # for samples beyond the exact limit, and densities up to this many goods.
