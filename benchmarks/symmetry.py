@@ -20,7 +20,9 @@ Cases (``--cases``; each with its issue-17 target):
 ``beta3``   AMM, Beta(2,2) x U[0,1] x U[0,1], c = 1/2, X = [-1,1]^3 (group Z2 x B2, order 16;
             "3 goods without symmetry" in the issue): <= 1% in 10 min
 
-Usage: ``python benchmarks/symmetry.py --cases mono3 amm3 [--grid mono3=45] [--crosscheck]``.
+Usage: ``python benchmarks/symmetry.py --cases mono3 amm3 [--grid mono3=45] [--crosscheck STEPS]
+[--fine-tune]``; ``--fine-tune`` trains RochetNet from the LP's menu (the automatic rule's hand-off,
+:mod:`amm_opt.handoff`) and keeps the better lower bound.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def _problem(case: dict[str, Any]) -> Any:
                    allocation=case["allocation"], adverse_selection=case["lam"])
 
 
-def run_case(name: str, grid: int, limit: float, crosscheck_steps: int) -> dict[str, Any]:
+def run_case(name: str, grid: int, limit: float, crosscheck_steps: int,
+             fine_tune: bool = False) -> dict[str, Any]:
     """One case in this process; returns its numbers (JSON-ready)."""
     from amm_opt.result import bracket_slack
     from amm_opt.solvers.grid_lp import GridLP
@@ -86,6 +89,21 @@ def run_case(name: str, grid: int, limit: float, crosscheck_steps: int) -> dict[
         "allowance": sym.get("allowance"),
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
+    if fine_tune and res.menu is not None:
+        # The automatic rule's hand-off (amm_opt.handoff): RochetNet from the LP's menu; the
+        # better menu is the lower bound, by a fresh evaluation (seed 1).
+        from amm_opt import evaluate, solve
+        from amm_opt.handoff import FINE_TUNE_OPTIONS
+
+        t0 = time.perf_counter()
+        tuned = solve(problem, backend="rochetnet", initial_menu=res.menu,
+                      menu_size=max(128, res.menu.size), check=False, **FINE_TUNE_OPTIONS)
+        ev = evaluate(problem, tuned.menu, seed=1)
+        out["seconds"] += time.perf_counter() - t0
+        out["lp_menu_lower"] = lo
+        if ev.profit > lo:
+            out.update(lower=ev.profit, lower_method=ev.method, lower_stderr=ev.stderr,
+                       gap=(hi - ev.profit) / ev.profit, fine_tuned=True)
     if crosscheck_steps:
         from amm_opt import solve
 
@@ -122,13 +140,16 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=None, help="time limit for every case")
     parser.add_argument("--crosscheck", type=int, default=0, metavar="STEPS",
                         help="RochetNet steps for the crosscheck (0: none)")
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="train RochetNet from the LP's menu (the automatic rule's hand-off)")
     parser.add_argument("--json", help="also append each case's raw numbers to this file")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     grids = {k: int(v) for k, v in (g.split("=") for g in args.grid)}
     if args.one:
         name, grid, limit = args.one.split(":")
-        print(json.dumps(run_case(name, int(grid), float(limit), args.crosscheck)))
+        print(json.dumps(run_case(name, int(grid), float(limit), args.crosscheck,
+                                  args.fine_tune)))
         return
     head = "| case | group (order) | grid | LP points full → folded | rows | lower | upper | " \
            "gap | seconds | peak MB | target met"
@@ -140,7 +161,8 @@ def main() -> None:
         grid = grids.get(name, case["grid"])
         limit = args.limit if args.limit is not None else case["limit"]
         proc = subprocess.run([sys.executable, __file__, "--one", f"{name}:{grid}:{limit}",
-                               "--crosscheck", str(args.crosscheck)],
+                               "--crosscheck", str(args.crosscheck)]
+                              + (["--fine-tune"] if args.fine_tune else []),
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             print(f"| {name} | failed: {proc.stderr.strip().splitlines()[-1:]} |")
