@@ -334,25 +334,36 @@ class Polytope:
         keep = box > bounds * (1.0 + _RTOL) + _RTOL * float(np.abs(verts).max())
         return rows[keep], bounds[keep]
 
-    def nearest(self, x: ArrayLike) -> FloatArray:
-        r"""The point of ``X`` nearest each row of ``x`` (shape (m, goods)), as a convex
-        combination of the vertices: :math:`\min_{w \ge 0, \sum w = 1} \|V^\top w - x\|`,
-        solved by non-negative least squares with the sum as a heavily weighted extra equation
-        and the weights then renormalised (so the result is exactly a convex combination up to
-        the rounding of the final product). Rows already in ``X`` (to 1e-12 of its size) are
-        returned unchanged."""
+    def convex_weights(self, x: ArrayLike) -> FloatArray:
+        r"""Vertex weights ``w`` (shape (m, vertices)) of the point of ``X`` nearest each row of
+        ``x``: :math:`\min_{w \ge 0, \sum w = 1} \|V^\top w - x\|`, solved by non-negative
+        least squares with the sum as a heavily weighted extra equation, then renormalised to sum
+        to 1 (all zeros where NNLS returns none)."""
         from scipy.optimize import nnls
 
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        verts = np.asarray(self.vertices)
+        weight = 1e3 * max(1.0, float(np.abs(verts).max()))
+        system = np.vstack([verts.T, np.full((1, verts.shape[0]), weight)])
+        out = np.zeros((x.shape[0], verts.shape[0]))
+        for k, row in enumerate(x):
+            w, _ = nnls(system, np.concatenate([row, [weight]]))
+            total = w.sum()
+            if total > 0:
+                out[k] = w / total
+        return out
+
+    def nearest(self, x: ArrayLike) -> FloatArray:
+        r"""The point of ``X`` nearest each row of ``x`` (shape (m, goods)), as a convex
+        combination of the vertices (:meth:`convex_weights`; so the result is exactly a convex
+        combination up to the rounding of the final product). Rows already in ``X`` (to 1e-12 of
+        its size) are returned unchanged."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64)).copy()
         verts = np.asarray(self.vertices)
         scale = max(1.0, float(np.abs(verts).max()))
         outside = np.flatnonzero(~self.contains(x, 1e-12 * scale))
-        weight = 1e3 * scale
-        system = np.vstack([verts.T, np.full((1, verts.shape[0]), weight)])
-        for k in outside:
-            w, _ = nnls(system, np.concatenate([x[k], [weight]]))
-            total = w.sum()
-            x[k] = (w / total) @ verts if total > 0 else 0.0
+        for k, w in zip(outside, self.convex_weights(x[outside]), strict=True):
+            x[k] = w @ verts
         return x
 
     def invariant_under(self, perm: ArrayLike, sign: ArrayLike) -> bool:

@@ -76,15 +76,7 @@ def menu_parameters(problem: Problem, x: FloatArray, price: FloatArray, scale: f
         width = np.where(high > low, high - low, 1.0)
         theta = logit(np.clip((x - low) / width, _MENU_EPS, 1.0 - _MENU_EPS))
     else:
-        from scipy.optimize import nnls
-
-        verts = np.asarray(problem.allocation.vertices)
-        weight = 1e3 * max(1.0, float(np.abs(verts).max()))
-        system = np.vstack([verts.T, np.full((1, verts.shape[0]), weight)])
-        theta = np.empty((x.shape[0], verts.shape[0]))
-        for k, row in enumerate(x):
-            w, _ = nnls(system, np.concatenate([row, [weight]]))
-            theta[k] = np.log(np.maximum(w / max(w.sum(), 1e-300), _MENU_EPS))
+        theta = np.log(np.maximum(problem.allocation.convex_weights(x), _MENU_EPS))
     return theta, np.asarray(price, dtype=np.float64) / scale
 
 
