@@ -27,15 +27,13 @@ from .menu import Menu
 from .problem import Problem
 from .result import Result
 
-__all__ = ["FINE_TUNE_OPTIONS", "hand_off_menu"]
+__all__ = ["FINE_TUNE_OPTIONS", "fine_tune", "hand_off_menu"]
 
 # RochetNet's schedule from a given menu: a small learning rate keeps the start's structure (the
 # default 1e-2 first undoes it), and 300 steps took 5 s on AMM-4 with 82 items.
 FINE_TUNE_OPTIONS: dict[str, Any] = {"steps": 300, "lr": 1e-3, "lr_final": 1e-4}
 # At least this many trainable items, so that the fine-tune can also add items.
 _MIN_MENU_SIZE = 128
-# The RochetNet menu is limited to 2**16 items; larger LP menus are not fine-tuned.
-_MAX_MENU_SIZE = 1 << 16
 # Seed of the re-evaluation of the chosen menu (the candidates were estimated with seed 0).
 _FRESH_SEED = 1
 
@@ -54,7 +52,7 @@ def hand_off_menu(problem: Problem, result: Result, upper: Result | None
         (result.backend, result.menu, float(result.bounds.lower)),
         (upper.backend, upper.menu, float(upper.bounds.lower))]
     info: dict[str, Any] = {"menus": {}}
-    tuned, why = _fine_tune(problem, upper.menu)
+    tuned, why = fine_tune(problem, upper.menu)
     if tuned is not None and tuned.bounds.lower is not None:
         candidates.append((f"{upper.backend} menu fine-tuned by rochetnet", tuned.menu,
                            float(tuned.bounds.lower)))
@@ -77,16 +75,14 @@ def hand_off_menu(problem: Problem, result: Result, upper: Result | None
     return replace(result, menu=menu, profit=ev.profit, bounds=bounds, evaluation=ev), info
 
 
-def _fine_tune(problem: Problem, menu: Menu) -> tuple[Result | None, str]:
-    """RochetNet from ``menu`` (:data:`FINE_TUNE_OPTIONS`); ``(None, why)`` if it cannot run."""
+def fine_tune(problem: Problem, menu: Menu) -> tuple[Result | None, str]:
+    """RochetNet from ``menu`` (:data:`FINE_TUNE_OPTIONS`, at least 128 items); ``(None, why)``
+    if it cannot run (e.g. torch missing, or more items than RochetNet's ``menu_size`` allows)."""
     from .solvers import make_solver
 
-    size = max(_MIN_MENU_SIZE, menu.size)
-    if size > _MAX_MENU_SIZE:
-        return None, f"{menu.size} items: more than RochetNet's {_MAX_MENU_SIZE}"
     try:
-        solver, _ = make_solver("rochetnet", problem, initial_menu=menu, menu_size=size,
-                                **FINE_TUNE_OPTIONS)
+        solver, _ = make_solver("rochetnet", problem, initial_menu=menu,
+                                menu_size=max(_MIN_MENU_SIZE, menu.size), **FINE_TUNE_OPTIONS)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             tuned = solver.solve(problem)

@@ -92,12 +92,13 @@ def run_case(name: str, grid: int, limit: float, crosscheck_steps: int,
     if fine_tune and res.menu is not None:
         # The automatic rule's hand-off (amm_opt.handoff): RochetNet from the LP's menu; the
         # better menu is the lower bound, by a fresh evaluation (seed 1).
-        from amm_opt import evaluate, solve
-        from amm_opt.handoff import FINE_TUNE_OPTIONS
+        from amm_opt import evaluate
+        from amm_opt.handoff import fine_tune
 
         t0 = time.perf_counter()
-        tuned = solve(problem, backend="rochetnet", initial_menu=res.menu,
-                      menu_size=max(128, res.menu.size), check=False, **FINE_TUNE_OPTIONS)
+        tuned, why = fine_tune(problem, res.menu)
+        if tuned is None:
+            raise RuntimeError(f"the fine-tune did not run: {why}")
         ev = evaluate(problem, tuned.menu, seed=1)
         out["seconds"] += time.perf_counter() - t0
         out["lp_menu_lower"] = lo
