@@ -107,12 +107,13 @@ def violating_planes(points: FloatArray, gk: FloatArray, ak: FloatArray, u: Floa
         block -= u[s:s + rows, None]
         if k == 1:
             top = block.argmax(axis=1)[:, None]
+            excess = np.take_along_axis(block, top, axis=1)
         else:
             top = np.argpartition(-block, k - 1, axis=1)[:, :k]
-        excess = np.take_along_axis(block, top, axis=1)
-        order = np.argsort(-excess, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        excess = np.take_along_axis(excess, order, axis=1)
+            excess = np.take_along_axis(block, top, axis=1)
+            order = np.argsort(-excess, axis=1, kind="stable")
+            top = np.take_along_axis(top, order, axis=1)
+            excess = np.take_along_axis(excess, order, axis=1)
         violation[s:s + rows] = excess[:, 0]
         r, c = np.nonzero(excess > tol)
         pieces.append(top[r, c].astype(np.int64))
