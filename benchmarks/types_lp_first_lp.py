@@ -117,8 +117,12 @@ def _timed_mps(path: str, engine: str, limit: float) -> tuple[str, float, float 
     whose symbols clash with highspy's in one process."""
     code = (f"import json, time\npath, limit = {path!r}, {limit!r}\n" + _MPS_RUNNERS[engine]
             + "print(json.dumps([status, seconds, -objective]))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=limit + 120)
+    wall = limit + 120.0                 # CLP cannot be told the limit: stop it from outside
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=wall)
+    except subprocess.TimeoutExpired:
+        return f"stopped after {wall:.0f} s", wall, None
     if done.returncode != 0:
         return f"failed: {done.stderr.strip().splitlines()[-1][:60]}", 0.0, None
     status, seconds, objective = json.loads(done.stdout.strip().splitlines()[-1])
