@@ -108,7 +108,10 @@ _MPS_RUNNERS = {
              "model = mb.Model(); model.import_from_mps_file(path)\n"
              "solver = mb.Solver('glop'); solver.set_time_limit_in_seconds(limit)\n"
              "t = time.perf_counter(); status = str(solver.solve(model))\n"
-             "seconds = time.perf_counter() - t; objective = solver.objective_value\n"),
+             "seconds = time.perf_counter() - t\n"
+             # no solution at the time limit: the objective is pandas' NA
+             "objective = float(solver.objective_value) if status.endswith('OPTIMAL') "
+             "else None\n"),
 }
 
 
@@ -116,7 +119,7 @@ def _timed_mps(path: str, engine: str, limit: float) -> tuple[str, float, float 
     """CLP or GLOP on an MPS file, in a fresh interpreter: OR-Tools bundles its own HiGHS,
     whose symbols clash with highspy's in one process."""
     code = (f"import json, time\npath, limit = {path!r}, {limit!r}\n" + _MPS_RUNNERS[engine]
-            + "print(json.dumps([status, seconds, -objective]))\n")
+            + "print(json.dumps([status, seconds, None if objective is None else -objective]))\n")
     wall = limit + 120.0                 # CLP cannot be told the limit: stop it from outside
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
