@@ -32,9 +32,9 @@ import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from amm_opt import Polytope, Problem, Product, Uniform, solve  # noqa: E402
+from amm_opt import Polytope, Problem, Product, Uniform, solve
 
 TARGET_GAP = 1e-3
 TIME_LIMIT = 60.0

@@ -215,6 +215,14 @@ def test_bad_samples_get_clear_errors():
     many = _samples_problem(300, 2)
     with pytest.raises(ResourceLimitError, match=r"max_types.*subsample"):
         solve(many, backend="types_lp", max_types=100)
+    # The default limit depends on the goods and is checked before any work (the LP of this
+    # many types would run for hours): refused at once, naming the option that raises it.
+    from amm_opt.solvers.types_lp.types import exact_max_types
+
+    huge = _samples_problem(exact_max_types(2) + 1, 2)
+    with pytest.raises(ResourceLimitError,
+                       match=rf"max_types = {exact_max_types(2)} \(the default.*max_types >="):
+        solve(huge, backend="types_lp")
     with pytest.raises(UnsupportedProblemError, match="pairs='all' needs"):
         solve(many, backend="types_lp", pairs="all", max_all_pairs=1000)
 

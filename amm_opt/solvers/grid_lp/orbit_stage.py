@@ -31,8 +31,8 @@ from ...symmetry import SymmetryGroup
 from .interfaces import LPSolution, make_interface
 from .menus import SAME_ITEM_RTOL
 from .model import LPData, allocation_fields, certified_bound
-from .separation import Cuts, candidate_rows, upper_envelope, violating_planes
 from .orbits import OrbitPoints, orbit_lp_data
+from .separation import Cuts, candidate_rows, upper_envelope, violating_planes
 from .stages import (
     SIMPLEX_MAX_GOODS,
     CuttingPlanes,

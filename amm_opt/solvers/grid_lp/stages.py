@@ -37,8 +37,8 @@ from .model import (
     pair_keys,
     start_pairs,
 )
-from .separation import Cuts, find_cuts
 from .progress import BestBounds, GridLPProgress
+from .separation import Cuts, find_cuts
 
 __all__ = ["CuttingPlanes", "RunContext", "StageModel", "StageOptions", "StageOutcome",
            "build_stage_model", "lp_round"]

@@ -96,9 +96,12 @@ class TypesLP(Solver):
         (:func:`~amm_opt.solvers.grid_lp.separation.find_cuts`); 4 by default.
     max_rounds : int
         Cutting-plane rounds per LP; reaching it gives ``Status.ITERATION_LIMIT``.
-    max_types : int
+    max_types : int or None
         Largest number of distinct types solved exactly; more are refused before any work
-        (:class:`~amm_opt.errors.ResourceLimitError`) unless ``subsample`` is set.
+        (:class:`~amm_opt.errors.ResourceLimitError`) unless ``subsample`` is set. None: by
+        goods, about the size solved in half an hour on 2 cores
+        (:data:`~amm_opt.solvers.types_lp.types.EXACT_MAX_TYPES`: 30 000 types in 1 good,
+        8000 in 2, 3000 in 3 to 5); the LP's time grows like the cube of the types.
     max_all_pairs : int
         Largest number of rows ``pairs="all"`` builds.
     time_limit : float or None
@@ -137,7 +140,7 @@ class TypesLP(Solver):
     # against 56 s (22) with one, 5 goods x 1500 70 s (8) against 93 s (15) (BENCHMARKS.md).
     cuts_per_point: int = 4
     max_rounds: int = 200
-    max_types: int = 100_000
+    max_types: int | None = None
     max_all_pairs: int = 20_000_000
     time_limit: float | None = None
     interface: str = "auto"
@@ -166,7 +169,8 @@ class TypesLP(Solver):
         "start_pairs": Choice(("delaunay", "knn")), "neighbours": Integer(1),
         "cut_tol": Real(0, open_low=True), "max_cuts": Integer(1, optional=True),
         "cuts_per_point": Integer(1),
-        "max_rounds": Integer(1), "max_types": Integer(2), "max_all_pairs": Integer(1),
+        "max_rounds": Integer(1), "max_types": Integer(2, optional=True),
+        "max_all_pairs": Integer(1),
         "time_limit": Real(0, open_low=True, optional=True),
         "interface": Choice(tuple(i for i in INTERFACES if i != "cvxpy")),
         "formulation": Choice(("primal", "dual")), "verbose": Flag(),
@@ -179,24 +183,27 @@ class TypesLP(Solver):
             if self.draws is not None:
                 raise_option("draws", self.draws, "None for Samples (use subsample=)")
             if self.subsample is None:
-                self._check_exact_size(problem.distribution)
+                self._check_exact_size(problem.distribution, problem.goods)
         else:
             if self.subsample is not None:
                 raise_option("subsample", self.subsample, "None for a density (use draws=)")
 
-    def _check_exact_size(self, dist: Samples) -> None:
-        from .types import distinct_count
+    def _check_exact_size(self, dist: Samples, goods: int) -> None:
+        from .types import distinct_count, exact_max_types
 
         values = np.asarray(dist.values)
         if len(values) < 2:
             TypeSet.from_values(values, values[0])          # raises the clear error
         distinct = distinct_count(values)
-        if distinct > self.max_types:
+        limit = exact_max_types(goods) if self.max_types is None else int(self.max_types)
+        if distinct > limit:
+            default = " (the default for this many goods)" if self.max_types is None else ""
             raise ResourceLimitError(
-                f"{distinct} distinct sample types exceed max_types = {self.max_types} for the "
-                "exact LP", field="values", value=values.shape,
+                f"{distinct} distinct sample types exceed max_types = {limit}{default} for "
+                "the exact LP, whose time grows like the cube of the types", field="values",
+                value=values.shape,
                 allowed=f"subsample=<m> (a statistical bound from draws of m rows), or "
-                        f"max_types >= {distinct}")
+                        f"max_types >= {distinct} (with time_limit= to stop it)")
 
     def draws_for(self, problem: Problem) -> int:
         """Types per draw of a statistical bound."""
