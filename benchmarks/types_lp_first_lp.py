@@ -61,8 +61,7 @@ def _types(m: int, goods: int = 2, seed: int = 0) -> tuple[Problem, TypeSet]:
 
 
 def _highs(data: TypesData, solver: str, **options: Any) -> HighspyLP:
-    lp = HighspyLP(data, "simplex")
-    lp.h.setOptionValue("solver", solver)
+    lp = HighspyLP(data, solver)                # sets HiGHS's ``solver`` option
     if solver == "hipo":
         lp.h.setOptionValue("run_crossover", "off")
         # Interior-point optimality to 1e-10 makes the certified bound meet the primal to ~1e-9.
@@ -194,7 +193,7 @@ def _loop(data: TypesData, lp: HighspyLP, keys: np.ndarray, per_point: int, cold
     rounds, upper = 0, np.inf
     while time.perf_counter() - start < limit:
         if cold:
-            lp.h.clearSolver()
+            lp.reset()
         sol = lp.solve(limit - (time.perf_counter() - start))
         if sol.z is None:
             break
