@@ -31,14 +31,14 @@ DEFAULT_DRAWS = {1: 500, 2: 200, 3: 150, 4: 100, 5: 100}
 #: Types per draw of the automatic rule's bound: one LP of this size takes about a second or two
 #: on 2 cores (BENCHMARKS.md, "Finite types"), so 20 draws stay within a minute.
 AUTO_DRAWS = {1: 2000, 2: 500, 3: 400, 4: 300, 5: 300}
-_BEYOND = {"default": 80, "auto": 250}
 #: Most distinct types the exact LP takes by default (``max_types=None``), by goods. Its time
 #: grows like m^3 (BENCHMARKS.md, "Finite types"): 2 goods x 4000 types take 39 s and 8000 more
 #: than 10 minutes, 3 goods x 1000 take 11 s, 5 goods x 1500 70 s, 1 good x 20 000 207 s. The
 #: limits sit near the sizes that finish within about half an hour on 2 cores, so that a default
 #: call is refused at once rather than running for hours; ``max_types=`` raises them.
 EXACT_MAX_TYPES = {1: 30000, 2: 8000, 3: 3000, 4: 3000, 5: 3000}
-_EXACT_MAX_BEYOND = 3000
+# Beyond the goods of each table above.
+_BEYOND = {"default": 80, "auto": 250, "exact": 3000}
 
 
 def default_draws(goods: int, auto: bool = False) -> int:
@@ -51,7 +51,7 @@ def default_draws(goods: int, auto: bool = False) -> int:
 
 def exact_max_types(goods: int) -> int:
     """Default largest number of distinct types of an exact solve (:data:`EXACT_MAX_TYPES`)."""
-    return EXACT_MAX_TYPES.get(goods, _EXACT_MAX_BEYOND)
+    return EXACT_MAX_TYPES.get(goods, _BEYOND["exact"])
 
 
 def _rows_view(values: FloatArray) -> NDArray[np.void]:
